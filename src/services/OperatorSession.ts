@@ -1,0 +1,73 @@
+/**
+ * The operator session core (protocol.md §3–§5, architecture.md "The session").
+ * INTERFACE ONLY for now — the implementation (`make`) is being written in this file.
+ */
+import { Context, type Duration, type Effect, type Queue } from "effect"
+import type {
+  ErrorFrame,
+  HookAfterFrame,
+  PendingReply,
+  RequestFrame,
+  RequestKind,
+  ServerFrame
+} from "../protocol/frames.js"
+import type { RequestError, SessionTornDown } from "./OperatorErrors.js"
+
+export type SessionState = "connected" | "disconnected" | "torn_down"
+
+/** A request frame before the session fills in `req_id` / `parent_req_id`. */
+export type RequestBody = RequestFrame extends infer F
+  ? F extends RequestFrame ? Omit<F, "req_id" | "parent_req_id" | "redelivery"> : never
+  : never
+
+/** Metadata of one pending entry (what `GET /v1/operators/:sid` lists). */
+export interface PendingInfo {
+  readonly reqId: string
+  readonly kind: RequestKind
+  readonly taskId: string
+  readonly runId?: string
+  /** Clock millis when the request was registered. */
+  readonly createdAt: number
+  readonly frame: RequestFrame
+}
+
+export interface RequestOptions {
+  /** Run the request belongs to; withdrawal by run id uses it. */
+  readonly runId?: string
+  /** Reuse a req_id (resume after restart); minted when absent. */
+  readonly reqId?: string
+}
+
+export type ResolveOutcome = "resolved" | "unknown_request"
+
+export interface SessionDeadlines {
+  readonly ask?: Duration.DurationInput
+  readonly hook?: Duration.DurationInput
+  readonly spawn?: Duration.DurationInput
+}
+
+export interface OperatorSessionShape {
+  readonly sid: string
+  readonly state: Effect.Effect<SessionState>
+  /** Register, offer (or park while disconnected), await the first reply; honours the kind's deadline. */
+  readonly request: (body: RequestBody, options?: RequestOptions) => Effect.Effect<PendingReply, RequestError>
+  /** Fire-and-forget `hook_after`; dropped and logged while disconnected. */
+  readonly notify: (frame: Omit<HookAfterFrame, "req_id" | "parent_req_id">) => Effect.Effect<void>
+  /** Swap a fresh queue into the outbound slot, set connected, redeliver every pending request oldest first. */
+  readonly replaceOutbound: Effect.Effect<Queue.Dequeue<ServerFrame>, SessionTornDown>
+  /** Clear the slot only if it still holds `queue` (rule 3.4). */
+  readonly clearOutboundIf: (queue: Queue.Dequeue<ServerFrame>) => Effect.Effect<void>
+  /** First reply wins; an id not owed is reported so the socket handler can send `error unknown_request`. */
+  readonly resolve: (reply: PendingReply) => Effect.Effect<ResolveOutcome>
+  /** Remove matching pending requests, fail their calls with RequestWithdrawn, send `cancel` with `reason`. */
+  readonly withdraw: (filter: (entry: PendingInfo) => boolean, reason: string) => Effect.Effect<number>
+  /** Terminal: fail every pending call at once with SessionTornDown; idempotent. */
+  readonly teardown: (reason: string) => Effect.Effect<void>
+  readonly pending: Effect.Effect<ReadonlyArray<PendingInfo>>
+  /** Send an `error` frame to the attached socket, if any. */
+  readonly sendError: (frame: Omit<ErrorFrame, "type">) => Effect.Effect<void>
+  /** Completes when the session is torn down (the socket handler closes with 1000 then). */
+  readonly awaitTeardown: Effect.Effect<void>
+}
+
+export class OperatorSession extends Context.Tag("swarmgate/OperatorSession")<OperatorSession, OperatorSessionShape>() {}
