@@ -1,0 +1,191 @@
+import { describe, expect, it } from "@effect/vitest"
+import { renderDirective } from "../../src/protocol/directive.js"
+
+const agent = "coder"
+const taskId = "ST-0123456789abcdef"
+const base = "http://127.0.0.1:7420"
+const handle = "wh-abc123def456"
+const alias = "proj-x"
+
+const render = (opts: { alias?: string; dataEndpoint?: boolean }, baseUrl = `${base}/`) =>
+  renderDirective({ agent, taskId, baseUrl, workerHandle: handle, ...opts })
+
+const lines = (text: string) => text.split("\n")
+
+const fourLinePrompt = [
+  `agent_id: ${agent}`,
+  `worker_handle: ${handle}`,
+  `base_url: ${base}`,
+  `task_id: ${taskId}`
+]
+
+/** Index of the first line equal to `line`, failing the test when there is none. */
+const at = (text: string, line: string): number => {
+  const i = lines(text).indexOf(line)
+  expect(i, `line ${JSON.stringify(line)} missing`).toBeGreaterThanOrEqual(0)
+  return i
+}
+
+const atMatch = (text: string, re: RegExp): number => {
+  const i = lines(text).findIndex((l) => re.test(l))
+  expect(i, `no line matches ${re}`).toBeGreaterThanOrEqual(0)
+  return i
+}
+
+// Paths on a machine: absolute unix paths, home-relative, Windows drives, file names
+// with doc/code extensions. URLs are removed first so their paths do not count.
+const assertNoFilePath = (text: string) => {
+  const withoutUrls = text.replace(/https?:\/\/\S+/g, "<url>")
+  expect(withoutUrls).not.toMatch(/(^|[\s"'(`=])\/[A-Za-z0-9._-]+/m)
+  expect(withoutUrls).not.toMatch(/~[\\/]/)
+  expect(withoutUrls).not.toMatch(/\b[A-Za-z]:\\/)
+  expect(withoutUrls).not.toMatch(/\.(md|txt|json|ya?ml|ts|js|sh)\b/i)
+  expect(withoutUrls).not.toMatch(/\/home\/|\/Users\/|\/tmp\//)
+}
+
+/** Checks shared by all four combinations. */
+const assertCommon = (text: string) => {
+  const ls = lines(text)
+  expect(ls[0]).toBe(`[agent_primitive dispatch=@${agent}]`)
+
+  const get = atMatch(text, /GET /)
+  const post = atMatch(text, /POST .*\/v1\/worker\/submit/)
+  expect(ls[get]).toContain(`GET ${base}/v1/worker/prompt?task_id=${taskId}`)
+  expect(ls[post]).toContain(`POST ${base}/v1/worker/submit`)
+  expect(text).toContain(`Bearer ${handle}`)
+  expect(text).not.toContain("<worker_handle>")
+  // the trailing slash of the base URL was stripped
+  expect(text).not.toContain(`${base}//`)
+
+  const taskLine = at(text, `task_id: ${taskId}`)
+  const agentLine = at(text, `agent_id: ${agent}`)
+  expect(get).toBeGreaterThan(0)
+  expect(post).toBeGreaterThan(0)
+  expect(taskLine).toBeGreaterThan(Math.max(get, post))
+  expect(agentLine).toBeGreaterThan(Math.max(get, post))
+
+  // the sub-agent prompt: exactly the four lines, contiguous, framed by non-prompt lines
+  const start = ls.findIndex((l, i) => l === fourLinePrompt[0] && ls[i + 1] === fourLinePrompt[1])
+  expect(start).toBeGreaterThan(agentLine)
+  expect(ls.slice(start, start + 4)).toEqual(fourLinePrompt)
+  expect(ls[start + 4]).toBe("")
+  expect(ls[start - 1]).toMatch(/exactly these four lines/)
+  expect(ls[start - 1]).toMatch(/sub-agent/)
+
+  const tail = ls.slice(start + 4).join("\n")
+  expect(tail).toMatch(/fetches its prompt itself/)
+  expect(tail).toMatch(/posts the raw result/)
+  expect(tail).toContain(`${base}/v1/worker/submit`)
+  expect(tail).toMatch(/replies OUTPUT/)
+  expect(tail).toMatch(/spawn_ack, ok: true and an empty value/)
+  expect(tail).toMatch(/Do not fetch the prompt yourself/)
+  expect(tail).toMatch(/do not rewrite .*the sub-agent's reply/)
+  expect(tail).toMatch(/cannot start the sub-agent.*spawn_ack, ok: false and an error/)
+
+  assertNoFilePath(text)
+  return { start, agentLine, taskLine }
+}
+
+const assertNoAlias = (text: string) => {
+  expect(text).not.toContain("project_name_alias")
+  expect(text).not.toContain("[Session alias reminder]")
+  expect(text).not.toContain("Session alias:")
+  expect(text).not.toContain("fifth line")
+}
+
+const assertAlias = (text: string) => {
+  const aliasLine = at(text, `project_name_alias: ${alias}`)
+  const block = at(text, "[Session alias reminder]")
+  expect(block).toBeGreaterThan(aliasLine)
+  const body = lines(text).slice(block).join("\n")
+  expect(body).toMatch(/open one working session under the alias "proj-x", or reuse it/)
+  expect(body).toMatch(/Before starting the sub-agent/)
+  expect(text).toContain(`Add this literal line to the sub-agent's prompt: Session alias: ${alias}`)
+  expect(text.split("[Session alias reminder]").length).toBe(2)
+  return { aliasLine, block }
+}
+
+const assertNoData = (text: string) => {
+  expect(text).not.toContain("[Data path]")
+  expect(text).not.toContain("DATA_EMIT")
+  expect(text).not.toContain("DATA_GET")
+  expect(text).not.toContain("/v1/data/")
+  expect(text).not.toContain("out_id")
+}
+
+const assertData = (text: string) => {
+  const block = at(text, "[Data path]")
+  const emit = atMatch(text, /^DATA_EMIT: /)
+  const get = atMatch(text, /^DATA_GET: /)
+  const ls = lines(text)
+  expect(ls[emit]).toBe(`DATA_EMIT: ${base}/v1/data/emit (POST; auth: Bearer ${handle} or ?token=${handle})`)
+  expect(ls[get]).toBe(`DATA_GET: ${base}/v1/data/<out_id|name>`)
+  expect(emit).toBeGreaterThan(block)
+  expect(get).toBeGreaterThan(block)
+  expect(lines(text).slice(block).join("\n")).toMatch(/Large outputs go to DATA_EMIT.*only the returned out_id travels on/)
+  return { block }
+}
+
+describe("renderDirective", () => {
+  it("without alias, without data path", () => {
+    const text = render({})
+    assertCommon(text)
+    assertNoAlias(text)
+    assertNoData(text)
+    expect(text).toMatch(/exactly these four lines:\n/)
+  })
+
+  it("with alias, without data path", () => {
+    const text = render({ alias })
+    const { start, taskLine, agentLine } = assertCommon(text)
+    const { aliasLine, block } = assertAlias(text)
+    assertNoData(text)
+    expect(aliasLine).toBeGreaterThan(Math.max(taskLine, agentLine))
+    expect(start).toBeGreaterThan(block)
+    // the alias line is requested as an addition to the four prompt lines
+    expect(lines(text)[start - 1]).toMatch(/plus the Session alias line/)
+  })
+
+  it("without alias, with data path", () => {
+    const text = render({ dataEndpoint: true })
+    const { start, taskLine, agentLine } = assertCommon(text)
+    assertNoAlias(text)
+    const { block } = assertData(text)
+    expect(block).toBeGreaterThan(Math.max(taskLine, agentLine))
+    expect(start).toBeGreaterThan(block)
+  })
+
+  it("with alias, with data path", () => {
+    const text = render({ alias, dataEndpoint: true })
+    const { start, taskLine, agentLine } = assertCommon(text)
+    const { aliasLine, block: aliasBlock } = assertAlias(text)
+    const { block: dataBlock } = assertData(text)
+    expect(aliasLine).toBeGreaterThan(Math.max(taskLine, agentLine))
+    expect(dataBlock).toBeGreaterThan(aliasBlock)
+    expect(start).toBeGreaterThan(dataBlock)
+  })
+
+  it("dataEndpoint false and an empty alias count as absent", () => {
+    const text = render({ alias: "", dataEndpoint: false })
+    assertCommon(text)
+    assertNoAlias(text)
+    assertNoData(text)
+    expect(text).toBe(render({}))
+  })
+
+  it("uses the base URL as given when it has no trailing slash", () => {
+    expect(render({ dataEndpoint: true }, base)).toBe(render({ dataEndpoint: true }, `${base}/`))
+    const other = renderDirective({ agent, taskId, baseUrl: "https://gate.example.com/sg", workerHandle: handle })
+    expect(other).toContain(`GET https://gate.example.com/sg/v1/worker/prompt?task_id=${taskId}`)
+    expect(other).toContain("POST https://gate.example.com/sg/v1/worker/submit")
+    expect(other).toContain("base_url: https://gate.example.com/sg\n")
+  })
+
+  it("the file-path check catches paths", () => {
+    // guards the guard: the regexes must be able to fail
+    for (const bad of ["see /home/u/notes", "read ~/x", "C:\\work\\a", "open AGENTS.md", "in /etc/passwd"]) {
+      expect(() => assertNoFilePath(bad)).toThrow()
+    }
+    expect(() => assertNoFilePath("GET http://h:1/v1/worker/prompt?task_id=x")).not.toThrow()
+  })
+})
