@@ -1,9 +1,24 @@
 /**
- * The operator session core (protocol.md §3–§5, architecture.md "The session").
- * INTERFACE ONLY for now — the implementation (`make`) is being written in this file.
+ * The operator session core (protocol.md §3–§5, architecture.md "The session"):
+ * a pending map of requests owed a reply and a swappable outbound queue.
  */
-import { Context, type Duration, type Effect, type Queue } from "effect"
+import {
+  Clock,
+  Context,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  HashMap,
+  Layer,
+  Option,
+  Queue,
+  Ref,
+  type Scope,
+  SynchronizedRef
+} from "effect"
 import type {
+  CancelFrame,
   ErrorFrame,
   HookAfterFrame,
   PendingReply,
@@ -11,7 +26,9 @@ import type {
   RequestKind,
   ServerFrame
 } from "../protocol/frames.js"
-import type { RequestError, SessionTornDown } from "./OperatorErrors.js"
+import { makeReqId } from "../protocol/ids.js"
+import { currentRequest } from "./CurrentRequest.js"
+import { type RequestError, RequestTimedOut, RequestWithdrawn, SessionTornDown } from "./OperatorErrors.js"
 
 export type SessionState = "connected" | "disconnected" | "torn_down"
 
@@ -63,6 +80,7 @@ export interface OperatorSessionShape {
   readonly withdraw: (filter: (entry: PendingInfo) => boolean, reason: string) => Effect.Effect<number>
   /** Terminal: fail every pending call at once with SessionTornDown; idempotent. */
   readonly teardown: (reason: string) => Effect.Effect<void>
+  /** Pending requests, oldest first. */
   readonly pending: Effect.Effect<ReadonlyArray<PendingInfo>>
   /** Send an `error` frame to the attached socket, if any. */
   readonly sendError: (frame: Omit<ErrorFrame, "type">) => Effect.Effect<void>
@@ -70,4 +88,266 @@ export interface OperatorSessionShape {
   readonly awaitTeardown: Effect.Effect<void>
 }
 
-export class OperatorSession extends Context.Tag("swarmgate/OperatorSession")<OperatorSession, OperatorSessionShape>() {}
+export class OperatorSession
+  extends Context.Tag("swarmgate/OperatorSession")<OperatorSession, OperatorSessionShape>()
+{}
+
+export interface OperatorSessionOptions {
+  readonly deadlines?: SessionDeadlines
+}
+
+interface Entry {
+  readonly info: PendingInfo
+  readonly deferred: Deferred.Deferred<PendingReply, RequestError>
+  /** Insertion order, the tie-break for equal `createdAt` on redelivery. */
+  readonly seq: number
+}
+
+const byAge = (a: Entry, b: Entry): number => a.info.createdAt - b.info.createdAt || a.seq - b.seq
+
+const deadlineNames = { ask: "ask_timeout", hook_before: "hook_timeout", spawn: "spawn_timeout" } as const
+
+/**
+ * One operator session. Closing the scope tears it down, so every caller still
+ * waiting on it fails instead of hanging.
+ */
+export const make = (
+  sid: string,
+  options: OperatorSessionOptions = {}
+): Effect.Effect<OperatorSessionShape, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const deadlineMs = (d: Duration.DurationInput | undefined) =>
+      d === undefined ? undefined : Duration.toMillis(Duration.decode(d))
+    const deadlines: Record<RequestKind, number | undefined> = {
+      ask: deadlineMs(options.deadlines?.ask),
+      hook_before: deadlineMs(options.deadlines?.hook),
+      spawn: deadlineMs(options.deadlines?.spawn)
+    }
+
+    const pendingRef = yield* Ref.make(HashMap.empty<string, Entry>())
+    const outbound = yield* SynchronizedRef.make(Option.none<Queue.Queue<ServerFrame>>())
+    const stateRef = yield* Ref.make<SessionState>("disconnected")
+    const tornDown = yield* Deferred.make<void>()
+    const seqRef = yield* Ref.make(0)
+
+    const tornDownError = (reason: string) =>
+      new SessionTornDown({ sid, message: `operator session ${sid} was torn down (${reason})` })
+
+    // false when nothing went out. A swap can shut the queue between the read and the
+    // offer, and offering to a shut-down queue interrupts (pitfall 12): that is caught,
+    // and a pending request lost that way is still in the map, so redelivery covers it.
+    const offer = (frame: ServerFrame): Effect.Effect<boolean> =>
+      Effect.flatMap(
+        SynchronizedRef.get(outbound),
+        Option.match({
+          onNone: () => Effect.succeed(false),
+          onSome: (queue) =>
+            Effect.flatMap(Queue.isShutdown(queue), (down) =>
+              down
+                ? Effect.succeed(false)
+                : Queue.offer(queue, frame).pipe(Effect.catchAllCause(() => Effect.succeed(false))))
+        })
+      )
+
+    const cancel = (reqId: string, reason: string) => {
+      const frame: CancelFrame = { type: "cancel", req_id: reqId, reason }
+      return offer(frame)
+    }
+
+    // Remove the entry only if it is still this one (a reused req_id may have replaced it).
+    const takeIfCurrent = (entry: Entry) =>
+      Ref.modify(pendingRef, (map): readonly [boolean, HashMap.HashMap<string, Entry>] => {
+        const current = HashMap.get(map, entry.info.reqId)
+        return Option.isSome(current) && current.value === entry
+          ? [true, HashMap.remove(map, entry.info.reqId)]
+          : [false, map]
+      })
+
+    const register = (frame: RequestFrame, runId: string | undefined) =>
+      Effect.gen(function*() {
+        const createdAt = yield* Clock.currentTimeMillis
+        const deferred = yield* Deferred.make<PendingReply, RequestError>()
+        const seq = yield* Ref.getAndUpdate(seqRef, (n) => n + 1)
+        const info: PendingInfo = {
+          reqId: frame.req_id,
+          kind: frame.type,
+          taskId: frame.task_id,
+          createdAt,
+          frame,
+          ...(runId === undefined ? {} : { runId })
+        }
+        const entry: Entry = { info, deferred, seq }
+        const previous = yield* Ref.modify(
+          pendingRef,
+          (map) => [HashMap.get(map, info.reqId), HashMap.set(map, info.reqId, entry)] as const
+        )
+        // Re-issuing a req_id that is still owed: the newer call takes the entry over.
+        if (Option.isSome(previous)) {
+          yield* Deferred.fail(
+            previous.value.deferred,
+            new RequestWithdrawn({
+              reqId: info.reqId,
+              reason: "superseded",
+              message: `request ${info.reqId} was issued again; the earlier call no longer waits for it`
+            })
+          )
+        }
+        // Checked after inserting: a teardown that drained the map before our insert has
+        // already set torn_down, so nothing can be left behind un-failed.
+        if ((yield* Ref.get(stateRef)) === "torn_down") {
+          yield* takeIfCurrent(entry)
+          yield* Deferred.fail(deferred, tornDownError("before this request was sent"))
+        }
+        return entry
+      })
+
+    const awaitEntry = (entry: Entry): Effect.Effect<PendingReply, RequestError> => {
+      const reply = Deferred.await(entry.deferred)
+      const ms = deadlines[entry.info.kind]
+      if (ms === undefined) return reply
+      const { kind, reqId } = entry.info
+      const timedOut = () =>
+        new RequestTimedOut({
+          kind,
+          reqId,
+          deadlineMs: ms,
+          message: `${kind} request ${reqId} got no reply within its deadline of ${ms} ms (${deadlineNames[kind]})`
+        })
+      // If the entry is already gone, a reply, withdrawal or teardown got there first and
+      // its outcome stands.
+      const expire = Effect.flatMap(takeIfCurrent(entry), (taken) =>
+        taken
+          ? Effect.zipRight(cancel(reqId, "deadline"), Deferred.fail(entry.deferred, timedOut()))
+          : Effect.void)
+      return reply.pipe(
+        Effect.timeoutOption(Duration.millis(ms)),
+        Effect.flatMap(Option.match({
+          onSome: Effect.succeed,
+          onNone: () => Effect.zipRight(expire, reply)
+        }))
+      )
+    }
+
+    const request = (body: RequestBody, requestOptions: RequestOptions = {}) =>
+      Effect.flatMap(currentRequest, (parent) => {
+        const reqId = requestOptions.reqId ?? makeReqId(sid, body.type)
+        const frame = {
+          ...body,
+          req_id: reqId,
+          ...(Option.isSome(parent) ? { parent_req_id: parent.value } : {})
+        } satisfies RequestFrame
+        const runId = requestOptions.runId ?? (body.type === "spawn" ? body.run_id : undefined)
+        return Effect.acquireUseRelease(
+          register(frame, runId),
+          (entry) => Effect.zipRight(offer(frame), awaitEntry(entry)),
+          (entry, exit) =>
+            Effect.flatMap(takeIfCurrent(entry), (taken) =>
+              // Still owed after the caller was interrupted: tell the operator to stop.
+              taken && Exit.isInterrupted(exit) ? cancel(entry.info.reqId, "interrupted") : Effect.void)
+        )
+      })
+
+    const notify = (body: Omit<HookAfterFrame, "req_id" | "parent_req_id">) =>
+      Effect.gen(function*() {
+        const parent = yield* currentRequest
+        const frame: HookAfterFrame = {
+          ...body,
+          req_id: makeReqId(sid, "hook_after"),
+          ...(Option.isSome(parent) ? { parent_req_id: parent.value } : {})
+        }
+        const sent = yield* offer(frame)
+        if (!sent) {
+          yield* Effect.logWarning("hook_after dropped: operator session is disconnected").pipe(
+            Effect.annotateLogs({ sid, task_id: body.task_id, agent: body.agent, attempt: body.attempt })
+          )
+        }
+      })
+
+    const snapshot = Effect.map(Ref.get(pendingRef), (map) => Array.from(HashMap.values(map)).sort(byAge))
+
+    const replaceOutbound: Effect.Effect<Queue.Dequeue<ServerFrame>, SessionTornDown> = SynchronizedRef
+      .modifyEffect(outbound, (previous) =>
+        Effect.gen(function*() {
+          if ((yield* Ref.get(stateRef)) === "torn_down") {
+            return yield* Effect.fail(tornDownError("a socket attached after teardown"))
+          }
+          const queue = yield* Queue.unbounded<ServerFrame>()
+          if (Option.isSome(previous)) yield* Queue.shutdown(previous.value)
+          yield* Ref.set(stateRef, "connected")
+          const entries = yield* snapshot
+          yield* Queue.offerAll(queue, entries.map((e): ServerFrame => ({ ...e.info.frame, redelivery: true })))
+          return [queue as Queue.Dequeue<ServerFrame>, Option.some(queue)] as const
+        }))
+      .pipe(Effect.uninterruptible)
+
+    const clearOutboundIf = (queue: Queue.Dequeue<ServerFrame>) =>
+      SynchronizedRef.updateEffect(outbound, (slot) =>
+        Option.isSome(slot) && slot.value === queue
+          ? Queue.shutdown(slot.value).pipe(
+            Effect.zipRight(Ref.update(stateRef, (s) => (s === "torn_down" ? s : "disconnected"))),
+            Effect.as(Option.none())
+          )
+          : Effect.succeed(slot)).pipe(Effect.uninterruptible)
+
+    const resolve = (reply: PendingReply) =>
+      Ref.modify(pendingRef, (map) => [HashMap.get(map, reply.req_id), HashMap.remove(map, reply.req_id)] as const)
+        .pipe(Effect.flatMap(Option.match({
+          onNone: () => Effect.succeed<ResolveOutcome>("unknown_request"),
+          onSome: (entry) => Effect.as(Deferred.succeed(entry.deferred, reply), "resolved" as const)
+        })))
+
+    const withdraw = (filter: (entry: PendingInfo) => boolean, reason: string) =>
+      Effect.gen(function*() {
+        const taken = yield* Ref.modify(pendingRef, (map) => {
+          const drop = Array.from(HashMap.values(map)).filter((entry) => filter(entry.info))
+          const keep = drop.reduce((rest, entry) => HashMap.remove(rest, entry.info.reqId), map)
+          return [drop.sort(byAge), keep] as const
+        })
+        for (const entry of taken) {
+          const reqId = entry.info.reqId
+          yield* Deferred.fail(
+            entry.deferred,
+            new RequestWithdrawn({ reqId, reason, message: `request ${reqId} was withdrawn (${reason})` })
+          )
+          yield* cancel(reqId, reason)
+        }
+        return taken.length
+      }).pipe(Effect.uninterruptible)
+
+    const teardown = (reason: string) =>
+      Effect.gen(function*() {
+        if ((yield* Ref.getAndSet(stateRef, "torn_down")) === "torn_down") return
+        const entries = yield* Ref.getAndSet(pendingRef, HashMap.empty())
+        const error = tornDownError(reason)
+        yield* Effect.forEach(HashMap.values(entries), (entry) => Deferred.fail(entry.deferred, error), {
+          discard: true
+        })
+        yield* SynchronizedRef.updateEffect(outbound, (slot) =>
+          Option.isSome(slot)
+            ? Effect.as(Queue.shutdown(slot.value), Option.none())
+            : Effect.succeed(slot))
+        yield* Deferred.succeed(tornDown, undefined)
+      }).pipe(Effect.uninterruptible)
+
+    yield* Effect.addFinalizer(() => teardown("its scope was closed"))
+
+    const session: OperatorSessionShape = {
+      sid,
+      state: Ref.get(stateRef),
+      request,
+      notify,
+      replaceOutbound,
+      clearOutboundIf,
+      resolve,
+      withdraw,
+      teardown,
+      pending: Effect.map(snapshot, (entries) => entries.map((e) => e.info)),
+      sendError: (frame) => Effect.asVoid(offer({ type: "error", ...frame })),
+      awaitTeardown: Deferred.await(tornDown)
+    }
+    return session
+  })
+
+/** An `OperatorSession` for one sid, torn down when the layer's scope closes. */
+export const layer = (sid: string, options: OperatorSessionOptions = {}): Layer.Layer<OperatorSession> =>
+  Layer.scoped(OperatorSession, make(sid, options))

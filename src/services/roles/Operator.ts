@@ -1,5 +1,7 @@
-import { Context, type Effect } from "effect"
-import type { OperatorCallError, WorkerFailed } from "../OperatorErrors.js"
+import { Context, Effect, Layer } from "effect"
+import { type OperatorCallError, UnexpectedReply, WorkerFailed } from "../OperatorErrors.js"
+import { OperatorSession } from "../OperatorSession.js"
+import { requestOptions } from "./shared.js"
 import type { HookContext } from "./SpawnHook.js"
 
 export interface SpawnContext extends HookContext {
@@ -22,4 +24,52 @@ export interface WorkerResult {
 export class Operator extends Context.Tag("swarmgate/Operator")<Operator, {
   readonly sid: string
   readonly execute: (ctx: SpawnContext) => Effect.Effect<WorkerResult, WorkerFailed | OperatorCallError>
-}>() {}
+}>() {
+  /** `spawn` over the session in context, replies mapped as in protocol.md §2.2. */
+  static readonly fromSession: Layer.Layer<Operator, never, OperatorSession> = Layer.effect(
+    Operator,
+    Effect.map(OperatorSession, (session) =>
+      Operator.of({
+        sid: session.sid,
+        execute: (ctx) =>
+          session.request(
+            {
+              type: "spawn",
+              task_id: ctx.taskId,
+              agent: ctx.agent,
+              attempt: ctx.attempt,
+              capability_token: ctx.capabilityToken,
+              ...(ctx.workerHandle === undefined ? {} : { worker_handle: ctx.workerHandle }),
+              ...(ctx.runId === undefined ? {} : { run_id: ctx.runId }),
+              directive: ctx.directive
+            },
+            requestOptions(ctx)
+          ).pipe(Effect.flatMap((reply): Effect.Effect<WorkerResult, WorkerFailed | UnexpectedReply> => {
+            switch (reply.type) {
+              case "spawn_ack":
+                // An `error` fails the worker whatever `ok` says.
+                if (reply.error !== undefined) return Effect.fail(new WorkerFailed({ message: reply.error }))
+                return Effect.succeed({
+                  value: reply.value,
+                  ok: reply.ok,
+                  ...(reply.stats === undefined ? {} : { stats: reply.stats })
+                })
+              case "spawn_halt":
+                return Effect.succeed({
+                  ok: true,
+                  value: { halted: true, reason: reply.reason ?? null, value: reply.value }
+                })
+              default:
+                return Effect.fail(
+                  new UnexpectedReply({
+                    reqId: reply.req_id,
+                    expected: "spawn_ack or spawn_halt",
+                    got: reply.type,
+                    message: `expected spawn_ack or spawn_halt to spawn, got ${reply.type}`
+                  })
+                )
+            }
+          }))
+      }))
+  )
+}

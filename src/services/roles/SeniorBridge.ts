@@ -1,5 +1,7 @@
-import { Context, type Effect } from "effect"
-import type { OperatorCallError } from "../OperatorErrors.js"
+import { Context, Effect, Layer } from "effect"
+import { type OperatorCallError, UnexpectedReply } from "../OperatorErrors.js"
+import { OperatorSession } from "../OperatorSession.js"
+import { requestOptions } from "./shared.js"
 
 export interface AskInput {
   /** The step id (`ST-…`) the question is about; sent as `task_id`. */
@@ -14,4 +16,27 @@ export interface AskInput {
 export class SeniorBridge extends Context.Tag("swarmgate/SeniorBridge")<SeniorBridge, {
   readonly sid: string
   readonly ask: (input: AskInput) => Effect.Effect<unknown, OperatorCallError>
-}>() {}
+}>() {
+  /** `ask` over the session in context: `answer` → its value, any other reply → UnexpectedReply. */
+  static readonly fromSession: Layer.Layer<SeniorBridge, never, OperatorSession> = Layer.effect(
+    SeniorBridge,
+    Effect.map(OperatorSession, (session) =>
+      SeniorBridge.of({
+        sid: session.sid,
+        ask: (input) =>
+          session.request({ type: "ask", task_id: input.taskId, question: input.question }, requestOptions(input))
+            .pipe(Effect.flatMap((reply) =>
+              reply.type === "answer"
+                ? Effect.succeed(reply.value)
+                : Effect.fail(
+                  new UnexpectedReply({
+                    reqId: reply.req_id,
+                    expected: "answer",
+                    got: reply.type,
+                    message: `expected answer to ask, got ${reply.type}`
+                  })
+                )
+            ))
+      }))
+  )
+}

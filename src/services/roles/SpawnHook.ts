@@ -1,5 +1,7 @@
-import { Context, type Effect } from "effect"
-import type { OperatorCallError, SpawnRejected } from "../OperatorErrors.js"
+import { Context, Effect, Layer } from "effect"
+import { type OperatorCallError, SpawnRejected, UnexpectedReply } from "../OperatorErrors.js"
+import { OperatorSession } from "../OperatorSession.js"
+import { requestOptions } from "./shared.js"
 
 export interface HookContext {
   /** The step id (`ST-…`); sent as `task_id`. */
@@ -16,4 +18,34 @@ export class SpawnHook extends Context.Tag("swarmgate/SpawnHook")<SpawnHook, {
   readonly before: (ctx: HookContext) => Effect.Effect<void, SpawnRejected | OperatorCallError>
   /** Never fails: dropped (and logged) while the session is disconnected. */
   readonly after: (ctx: HookContext, result: unknown) => Effect.Effect<void>
-}>() {}
+}>() {
+  /** `hook_ack ok:true` lets the spawn go ahead, `ok:false` rejects it; `after` is a notify. */
+  static readonly fromSession: Layer.Layer<SpawnHook, never, OperatorSession> = Layer.effect(
+    SpawnHook,
+    Effect.map(OperatorSession, (session) =>
+      SpawnHook.of({
+        sid: session.sid,
+        before: (ctx) =>
+          session.request(
+            { type: "hook_before", task_id: ctx.taskId, agent: ctx.agent, attempt: ctx.attempt },
+            requestOptions(ctx)
+          ).pipe(Effect.flatMap((reply): Effect.Effect<void, SpawnRejected | UnexpectedReply> => {
+            if (reply.type !== "hook_ack") {
+              return Effect.fail(
+                new UnexpectedReply({
+                  reqId: reply.req_id,
+                  expected: "hook_ack",
+                  got: reply.type,
+                  message: `expected hook_ack to hook_before, got ${reply.type}`
+                })
+              )
+            }
+            if (reply.ok) return Effect.void
+            const reason = reply.reason ?? "spawn rejected by operator"
+            return Effect.fail(new SpawnRejected({ reason, message: reason }))
+          })),
+        after: (ctx, result) =>
+          session.notify({ type: "hook_after", task_id: ctx.taskId, agent: ctx.agent, attempt: ctx.attempt, result })
+      }))
+  )
+}
