@@ -1,0 +1,21 @@
+/** Every repository in memory: tests and `serve --memory`. */
+import { Layer } from "effect"
+import { BlueprintRepo } from "../services/repos/BlueprintRepo.js"
+import { CapabilityRepo } from "../services/repos/CapabilityRepo.js"
+import { EventRepo } from "../services/repos/EventRepo.js"
+import { OutputRepo } from "../services/repos/OutputRepo.js"
+import { RunRepo } from "../services/repos/RunRepo.js"
+import { SessionRepo } from "../services/repos/SessionRepo.js"
+import { StepRepo } from "../services/repos/StepRepo.js"
+import { TaskRepo } from "../services/repos/TaskRepo.js"
+
+export const MemoryStorage = Layer.mergeAll(
+  BlueprintRepo.memory,
+  TaskRepo.memory,
+  RunRepo.memory,
+  StepRepo.memory,
+  EventRepo.memory,
+  OutputRepo.memory,
+  CapabilityRepo.memory,
+  SessionRepo.memory
+)

@@ -1,0 +1,112 @@
+/**
+ * Worker credentials bound to exactly one step (http-api.md, worker endpoints).
+ *
+ * - capability token: base64url of `payload ‖ HMAC-SHA256(secret, payload)`, payload =
+ *   `v1\n<step>\n<run>\n<expiry millis>\n<nonce>`; self-verifying, so it survives a restart
+ *   as long as the secret does.
+ * - worker handle: `wh-` + 12 chars; only its SHA-256 digest is stored, with the binding.
+ *
+ * Expiry is read from Effect's Clock.
+ */
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto"
+import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
+import { newWorkerHandle } from "../protocol/ids.js"
+import { BadCredential, CredentialExpired } from "./EngineErrors.js"
+import { EngineConfig } from "./EngineConfig.js"
+import { CapabilityRepo } from "./repos/CapabilityRepo.js"
+
+export interface Capability {
+  readonly stepId: string
+  readonly runId: string
+  readonly handle: string
+  readonly token: string
+  /** Clock millis. */
+  readonly expiresAt: number
+}
+
+export interface StepBinding {
+  readonly stepId: string
+  readonly runId: string
+  readonly expiresAt: number
+  readonly via: "handle" | "token"
+}
+
+export interface CapabilitiesShape {
+  readonly mint: (stepId: string, runId: string) => Effect.Effect<Capability>
+  /** A fresh token (and a moved handle expiry) when less than the refresh window is left; else `cap`. */
+  readonly refresh: (cap: Capability) => Effect.Effect<Capability>
+  readonly verify: (credential: string) => Effect.Effect<StepBinding, BadCredential | CredentialExpired>
+}
+
+export const sha256Hex = (s: string | Uint8Array): string => createHash("sha256").update(s).digest("hex")
+
+const SIG_BYTES = 32
+const stepIdPattern = /^ST-[0-9a-f]{16}$/
+const runIdPattern = /^R-[0-9a-f]{16}$/
+const bad = (message: string) => new BadCredential({ message })
+
+export class Capabilities extends Context.Tag("swarmgate/Capabilities")<Capabilities, CapabilitiesShape>() {
+  static readonly layer: Layer.Layer<Capabilities, never, EngineConfig | CapabilityRepo> = Layer.effect(
+    Capabilities,
+    Effect.gen(function*() {
+      const config = yield* EngineConfig
+      const repo = yield* CapabilityRepo
+      const ttl = Duration.toMillis(config.workerTokenTtl)
+      const window = Duration.toMillis(config.tokenRefreshWindow)
+
+      const sign = (payload: Buffer) => createHmac("sha256", config.secret).update(payload).digest()
+
+      const makeToken = (stepId: string, runId: string, expiresAt: number) => {
+        const payload = Buffer.from(`v1\n${stepId}\n${runId}\n${expiresAt}\n${randomBytes(12).toString("hex")}`)
+        return Buffer.concat([payload, sign(payload)]).toString("base64url")
+      }
+
+      const issue = (stepId: string, runId: string, handle: string) =>
+        Effect.gen(function*() {
+          const expiresAt = (yield* Clock.currentTimeMillis) + ttl
+          yield* repo.put({ digest: sha256Hex(handle), kind: "handle", step_id: stepId, run_id: runId, expires_at: expiresAt })
+          return { stepId, runId, handle, token: makeToken(stepId, runId, expiresAt), expiresAt }
+        })
+
+      const verifyToken = (credential: string, now: number): Effect.Effect<StepBinding, BadCredential | CredentialExpired> => {
+        const raw = Buffer.from(credential, "base64url")
+        // Buffer's decoder skips junk characters; re-encoding catches anything that is not canonical base64url
+        if (raw.length <= SIG_BYTES || raw.toString("base64url") !== credential) {
+          return Effect.fail(bad("the credential is neither a worker handle nor a capability token"))
+        }
+        const payload = raw.subarray(0, raw.length - SIG_BYTES)
+        if (!timingSafeEqual(raw.subarray(raw.length - SIG_BYTES), sign(payload))) {
+          return Effect.fail(bad("the capability token's signature does not match"))
+        }
+        const [version, stepId, runId, exp] = payload.toString("utf8").split("\n")
+        const expiresAt = Number(exp)
+        if (
+          version !== "v1" || stepId === undefined || !stepIdPattern.test(stepId) ||
+          runId === undefined || !runIdPattern.test(runId) || !Number.isSafeInteger(expiresAt)
+        ) return Effect.fail(bad("the capability token is malformed"))
+        if (now >= expiresAt) return Effect.fail(new CredentialExpired({ message: "the capability token has expired" }))
+        return Effect.succeed({ stepId, runId, expiresAt, via: "token" })
+      }
+
+      const verifyHandle = (credential: string, now: number) =>
+        repo.get(sha256Hex(credential)).pipe(Effect.flatMap(Option.match({
+          onNone: (): Effect.Effect<StepBinding, BadCredential | CredentialExpired> =>
+            Effect.fail(bad("unknown worker handle")),
+          onSome: (rec): Effect.Effect<StepBinding, BadCredential | CredentialExpired> =>
+            now >= rec.expires_at
+              ? Effect.fail(new CredentialExpired({ message: "the worker handle has expired" }))
+              : Effect.succeed({ stepId: rec.step_id, runId: rec.run_id, expiresAt: rec.expires_at, via: "handle" })
+        })))
+
+      return {
+        mint: (stepId, runId) => issue(stepId, runId, newWorkerHandle()),
+        refresh: (cap) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            cap.expiresAt - now > window ? Effect.succeed(cap) : issue(cap.stepId, cap.runId, cap.handle)),
+        verify: (credential) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            credential.startsWith("wh-") ? verifyHandle(credential, now) : verifyToken(credential, now))
+      }
+    })
+  )
+}

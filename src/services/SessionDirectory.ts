@@ -1,0 +1,48 @@
+/**
+ * What the engine needs from the session registry, and nothing more: whether a sid is live,
+ * the role Context of a sid (to provide to a step), and withdrawal of its pending requests.
+ * An adapter so the engine does not depend on the registry's full surface, and tests can
+ * serve sessions from a plain map.
+ */
+import { Context, Effect, Layer, Option } from "effect"
+import type { OperatorSessionShape, PendingInfo } from "./OperatorSession.js"
+import type { Roles } from "./roles/index.js"
+import { Sessions } from "./Sessions.js"
+
+export type { Roles } from "./roles/index.js"
+
+export interface SessionDirectoryShape {
+  readonly exists: (sid: string) => Effect.Effect<boolean>
+  readonly roles: (sid: string) => Effect.Effect<Option.Option<Context.Context<Roles>>>
+  /** Withdraw matching pending requests of that session (0 when the sid is unknown). */
+  readonly withdraw: (sid: string, filter: (entry: PendingInfo) => boolean, reason: string) => Effect.Effect<number>
+}
+
+export interface DirectoryEntry {
+  readonly session: OperatorSessionShape
+  readonly roles: Context.Context<Roles>
+}
+
+export class SessionDirectory extends Context.Tag("swarmgate/SessionDirectory")<SessionDirectory, SessionDirectoryShape>() {
+  /** A directory over a lookup function (tests, or any registry). */
+  static readonly fromLookup = (
+    lookup: (sid: string) => Effect.Effect<Option.Option<DirectoryEntry>>
+  ): Layer.Layer<SessionDirectory> =>
+    Layer.succeed(SessionDirectory, {
+      exists: (sid) => Effect.map(lookup(sid), Option.isSome),
+      roles: (sid) => Effect.map(lookup(sid), Option.map((e) => e.roles)),
+      withdraw: (sid, filter, reason) =>
+        Effect.flatMap(lookup(sid), Option.match({
+          onNone: () => Effect.succeed(0),
+          onSome: (e) => e.session.withdraw(filter, reason)
+        }))
+    })
+
+  /** The directory over the server's session registry. */
+  static readonly fromSessions: Layer.Layer<SessionDirectory, never, Sessions> = Layer.unwrapEffect(
+    Effect.map(Sessions, (sessions) =>
+      SessionDirectory.fromLookup((sid) =>
+        Effect.map(sessions.get(sid), Option.map((live) => ({ session: live.session, roles: live.roles })))
+      ))
+  )
+}

@@ -1,0 +1,290 @@
+/**
+ * The sub-agent's verbs behind `/v1/worker/*` and `/v1/data/*` (http-api.md). Every verb
+ * first checks the credential (handle or token) and resolves the one step it is bound to.
+ * Input for a step that has finished (or been sealed by the engine) or whose run has ended
+ * is refused with StepGone and changes nothing; accepted input is stored through the repos
+ * before the verb returns.
+ */
+import { createHash } from "node:crypto"
+import { Cause, Clock, Context, Effect, Layer, Option } from "effect"
+import { makeReqId, newOutId } from "../protocol/ids.js"
+import { RUN_CANCELLED, withSeat } from "./agents/seated.js"
+import { Capabilities, type StepBinding } from "./Capabilities.js"
+import { withParentRequest } from "./CurrentRequest.js"
+import {
+  AskFailed,
+  type BadCredential,
+  BadWorkerInput,
+  type CredentialExpired,
+  OutputNotFound,
+  StepGone,
+  VerdictRefused,
+  WrongStep
+} from "./EngineErrors.js"
+import { parseResultBody } from "./parseResult.js"
+import { OutputRepo, type OutputRecord } from "./repos/OutputRepo.js"
+import { isRunEnded, RunRepo } from "./repos/RunRepo.js"
+import { isStepFinished, type PromptPayload, type StepRecord, StepRepo, type Verdict } from "./repos/StepRepo.js"
+import { SeniorBridge } from "./roles/SeniorBridge.js"
+import { RunEvents } from "./RunEvents.js"
+import type { Seats } from "./Seats.js"
+import type { SessionDirectory } from "./SessionDirectory.js"
+import { StepGate } from "./StepGate.js"
+
+type CredentialError = BadCredential | CredentialExpired
+
+export interface Submitted {
+  readonly task_id: string
+  readonly bytes: number
+}
+
+export interface StagedPart {
+  readonly task_id: string
+  readonly name: string
+  readonly bytes: number
+}
+
+export interface Emitted {
+  readonly out_id: string
+  readonly name: string
+  readonly bytes: number
+  readonly sha256: string
+}
+
+export interface DataBody {
+  readonly out_id: string
+  readonly name: string
+  readonly content_type: string
+  readonly body: Uint8Array
+}
+
+/** Who reads the data path: a worker (only its own run's outputs) or an operator (any). */
+export type DataAccess =
+  | { readonly _tag: "worker"; readonly credential: string }
+  | { readonly _tag: "operator" }
+
+export interface WorkerShape {
+  /** `GET /v1/worker/prompt`; `taskId` (if given) must be the credential's step. */
+  readonly prompt: (
+    credential: string,
+    taskId?: string
+  ) => Effect.Effect<PromptPayload, CredentialError | WrongStep | StepGone>
+  /** `POST /v1/worker/submit?verdict=`; the raw body is parsed as in parseResult.ts. */
+  readonly submit: (
+    credential: string,
+    body: string | Uint8Array,
+    verdict?: Verdict
+  ) => Effect.Effect<Submitted, CredentialError | StepGone | VerdictRefused>
+  /** `POST /v1/worker/result` `{value, ok}`: ok → verdict pass, else blocked. */
+  readonly result: (
+    credential: string,
+    result: { readonly value: unknown; readonly ok: boolean }
+  ) => Effect.Effect<Submitted, CredentialError | StepGone | VerdictRefused>
+  /** `POST /v1/worker/artifact?name=`: stage a named part (parsed like a submit). */
+  readonly artifact: (
+    credential: string,
+    name: string,
+    body: string | Uint8Array
+  ) => Effect.Effect<StagedPart, CredentialError | StepGone | BadWorkerInput>
+  /** `POST /v1/worker/ask`: an `ask` to the seat's session, nested under the step's spawn. */
+  readonly ask: (
+    credential: string,
+    question: unknown
+  ) => Effect.Effect<{ readonly answer: unknown }, CredentialError | StepGone | AskFailed>
+  /** `POST /v1/data/emit?name=`. */
+  readonly emit: (
+    credential: string,
+    name: string,
+    body: Uint8Array,
+    contentType?: string
+  ) => Effect.Effect<Emitted, CredentialError | StepGone | BadWorkerInput>
+  /** `GET /v1/data/:ref`: ref = out_id, or a name (latest output of that name in the run). */
+  readonly getData: (
+    access: DataAccess,
+    ref: string
+  ) => Effect.Effect<DataBody, CredentialError | WrongStep | OutputNotFound>
+}
+
+const byteLength = (body: string | Uint8Array): number =>
+  typeof body === "string" ? Buffer.byteLength(body, "utf8") : body.byteLength
+
+const verdictOf = (value: unknown): string | undefined => {
+  if (typeof value === "string") return value.trim()
+  if (typeof value === "object" && value !== null && typeof (value as { verdict?: unknown }).verdict === "string") {
+    return ((value as { verdict: string }).verdict).trim()
+  }
+  return undefined
+}
+
+const isOutId = (s: string) => /^out-[0-9a-f]{16}$/.test(s)
+
+export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>() {
+  static readonly layer: Layer.Layer<
+    Worker,
+    never,
+    Capabilities | StepRepo | RunRepo | OutputRepo | StepGate | RunEvents | Seats | SessionDirectory
+  > = Layer.effect(
+    Worker,
+    Effect.gen(function*() {
+      const caps = yield* Capabilities
+      const steps = yield* StepRepo
+      const runs = yield* RunRepo
+      const outputs = yield* OutputRepo
+      const gate = yield* StepGate
+      const events = yield* RunEvents
+      const seatDeps = yield* Effect.context<Seats | SessionDirectory>()
+
+      const gone = (stepId: string, why: string) =>
+        new StepGone({ stepId, message: `step ${stepId} takes no more input: ${why}` })
+
+      /** The bound step, if it still takes input. Call under the gate when the check must hold for a write. */
+      const liveStep = (binding: StepBinding) =>
+        Effect.gen(function*() {
+          const step = yield* steps.get(binding.stepId)
+          if (Option.isNone(step)) return yield* gone(binding.stepId, "it no longer exists")
+          const s = step.value
+          if (isStepFinished(s.status)) return yield* gone(s.step_id, `it has finished (${s.status})`)
+          if (s.sealed === true) return yield* gone(s.step_id, "its result has already been taken")
+          const run = yield* runs.get(s.run_id)
+          if (Option.isNone(run) || isRunEnded(run.value.status)) {
+            return yield* gone(s.step_id, `its run has ended (${Option.match(run, { onNone: () => "gone", onSome: (r) => r.status })})`)
+          }
+          return s
+        })
+
+      /** Read-check-write of the bound step, atomic with the engine's sealing of it. */
+      const modifyStep = <A, E>(binding: StepBinding, f: (s: StepRecord) => Effect.Effect<[A, StepRecord], E>) =>
+        gate.locked(Effect.gen(function*() {
+          const s = yield* liveStep(binding)
+          const [a, next] = yield* f(s)
+          yield* steps.put(next)
+          return a
+        }))
+
+      const store = (credential: string, value: unknown, verdict: Verdict, bytes: number) =>
+        Effect.gen(function*() {
+          const binding = yield* caps.verify(credential)
+          const at = new Date(yield* Clock.currentTimeMillis).toISOString()
+          return yield* modifyStep(binding, (s) => {
+            if (verdict === "pass" && s.verdicts !== undefined) {
+              const v = verdictOf(value)
+              if (v === undefined || !s.verdicts.includes(v)) {
+                return Effect.fail(
+                  new VerdictRefused({
+                    stepId: s.step_id,
+                    allowed: s.verdicts,
+                    message: `the result ${JSON.stringify(value)} is not an allowed verdict of agent ${s.ref}: ` +
+                      `send one of ${s.verdicts.map((x) => JSON.stringify(x)).join(", ")}`
+                  })
+                )
+              }
+            }
+            return Effect.succeed<[Submitted, StepRecord]>([
+              { task_id: s.step_id, bytes },
+              { ...s, submission: { value, verdict, at } }
+            ])
+          })
+        })
+
+      const prompt: WorkerShape["prompt"] = (credential, taskId) =>
+        Effect.gen(function*() {
+          const binding = yield* caps.verify(credential)
+          if (taskId !== undefined && taskId !== binding.stepId) {
+            return yield* new WrongStep({ message: `this credential belongs to another step than ${taskId}` })
+          }
+          const s = yield* liveStep(binding)
+          if (s.prompt === undefined) return yield* gone(s.step_id, "it has no prompt (not an operator step)")
+          return s.prompt
+        })
+
+      const artifact: WorkerShape["artifact"] = (credential, name, body) =>
+        Effect.gen(function*() {
+          if (name.trim() === "") return yield* new BadWorkerInput({ message: "name: give the part a non-empty name" })
+          const binding = yield* caps.verify(credential)
+          const part = parseResultBody(body)
+          return yield* modifyStep(binding, (s) =>
+            Effect.succeed<[StagedPart, StepRecord]>([
+              { task_id: s.step_id, name, bytes: byteLength(body) },
+              { ...s, parts: { ...s.parts, [name]: part } }
+            ]))
+        })
+
+      const ask: WorkerShape["ask"] = (credential, question) =>
+        Effect.gen(function*() {
+          const binding = yield* caps.verify(credential)
+          const s = yield* liveStep(binding)
+          if (s.seat === undefined) {
+            return yield* new AskFailed({ message: `step ${s.step_id} has no operator seat to ask` })
+          }
+          const seat = s.seat
+          const base = { run_id: s.run_id, step_id: s.step_id, ref: s.ref, kind: "ask" }
+          const answer = yield* withSeat(s.run_id, seat, (holder) => {
+            const reqId = makeReqId(holder.sid, "ask")
+            const call = Effect.flatMap(SeniorBridge, (b) => b.ask({ taskId: s.step_id, runId: s.run_id, question, reqId }))
+            return events.publish({ type: "request_sent", ...base, req_id: reqId, sid: holder.sid }).pipe(
+              Effect.zipRight(s.spawn_req_id !== undefined ? withParentRequest(call, s.spawn_req_id) : call),
+              Effect.tap(() => events.publish({ type: "request_answered", ...base, req_id: reqId, sid: holder.sid, status: "ok" }))
+            )
+          }).pipe(
+            Effect.provide(seatDeps),
+            // the worker's HTTP request is not the run: a cancelled run ends the ask with an error, not an interrupt
+            Effect.catchAllCause((cause) =>
+              Effect.fail(
+                new AskFailed({
+                  message: Option.match(Cause.failureOption(cause), {
+                    onNone: () => `the ask was withdrawn (${RUN_CANCELLED})`,
+                    onSome: (e) => e.message
+                  })
+                })
+              )
+            )
+          )
+          return { answer }
+        })
+
+      const emit: WorkerShape["emit"] = (credential, name, body, contentType) =>
+        Effect.gen(function*() {
+          if (name.trim() === "") return yield* new BadWorkerInput({ message: "name: give the output a non-empty name" })
+          const binding = yield* caps.verify(credential)
+          const s = yield* liveStep(binding)
+          const record: OutputRecord = {
+            out_id: newOutId(),
+            run_id: s.run_id,
+            step_id: s.step_id,
+            name,
+            content_type: contentType ?? "application/octet-stream",
+            body,
+            bytes: body.byteLength,
+            sha256: createHash("sha256").update(body).digest("hex"),
+            created_at: new Date(yield* Clock.currentTimeMillis).toISOString()
+          }
+          yield* outputs.put(record)
+          return { out_id: record.out_id, name, bytes: record.bytes, sha256: record.sha256 }
+        })
+
+      const getData: WorkerShape["getData"] = (access, ref) =>
+        Effect.gen(function*() {
+          const runId = access._tag === "worker" ? (yield* caps.verify(access.credential)).runId : undefined
+          const found = isOutId(ref) ? yield* outputs.get(ref) : yield* outputs.latestByName(runId, ref)
+          if (Option.isNone(found)) return yield* new OutputNotFound({ ref, message: `no output ${ref}` })
+          const o = found.value
+          if (runId !== undefined && o.run_id !== runId) {
+            return yield* new WrongStep({ message: `output ${ref} belongs to another run than this credential's` })
+          }
+          return { out_id: o.out_id, name: o.name, content_type: o.content_type, body: o.body }
+        })
+
+      return {
+        prompt,
+        submit: (credential, body, verdict = "pass") => store(credential, parseResultBody(body), verdict, byteLength(body)),
+        result: (credential, { ok, value }) =>
+          store(credential, value, ok ? "pass" : "blocked", Buffer.byteLength(JSON.stringify(value ?? null), "utf8")),
+        artifact,
+        ask,
+        emit,
+        getData
+      }
+    })
+  )
+}
+

@@ -1,0 +1,28 @@
+/** In-process agents for tests and glue (blueprint.md, agents: builtin). */
+import { Duration, Effect } from "effect"
+import type { BuiltinAgent } from "../../protocol/blueprint.js"
+import { blocked, failed, type Outcome, passed } from "./outcome.js"
+
+const msOf = (input: unknown): number | undefined => {
+  if (typeof input !== "object" || input === null) return undefined
+  const ms = (input as Record<string, unknown>).ms
+  return typeof ms === "number" && Number.isFinite(ms) && ms >= 0 ? ms : undefined
+}
+
+export const runBuiltin = (agent: BuiltinAgent, input: unknown): Effect.Effect<Outcome> => {
+  switch (agent.fn) {
+    case "identity":
+      return Effect.succeed(passed(input))
+    case "fail":
+      return Effect.succeed(blocked(input, `builtin fail: agent ${agent.name} blocks by design`))
+    case "echo":
+      return Effect.succeed(passed({ agent: agent.name, input }))
+    case "sleep": {
+      const ms = msOf(input)
+      // Effect.sleep goes through the Clock, so TestClock drives it in tests
+      return ms === undefined
+        ? Effect.succeed(failed(`builtin sleep needs an object input with a non-negative number "ms"`))
+        : Effect.as(Effect.sleep(Duration.millis(ms)), passed(input))
+    }
+  }
+}

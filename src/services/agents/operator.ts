@@ -1,0 +1,213 @@
+/**
+ * Operator agents (blueprint.md, agents: operator; middleware): a step is handed to the
+ * session seated in the agent's seat. `main_ai` wraps the spawn in `hook_before` /
+ * `hook_after`; `senior_escalation` asks the seat's session to rescue a blocked step;
+ * `metadata.project_name_alias` goes into the step context and the directive.
+ *
+ * The step's value is what the worker submitted over HTTP (last submit wins, staged parts
+ * fold into `{out, parts}`); without a submit it is the spawn_ack value.
+ */
+import { Effect, Either, Option } from "effect"
+import type { Blueprint, OperatorAgent } from "../../protocol/blueprint.js"
+import { renderDirective } from "../../protocol/directive.js"
+import { makeReqId, sidOfReqId } from "../../protocol/ids.js"
+import { type Capability, Capabilities } from "../Capabilities.js"
+import { EngineConfig } from "../EngineConfig.js"
+import type { PromptPayload, StepRecord, StepStatus } from "../repos/StepRepo.js"
+import { StepRepo } from "../repos/StepRepo.js"
+import { Operator } from "../roles/Operator.js"
+import type { WorkerResult } from "../roles/Operator.js"
+import { SeniorBridge } from "../roles/SeniorBridge.js"
+import { SpawnHook } from "../roles/SpawnHook.js"
+import { RunEvents } from "../RunEvents.js"
+import type { Seats } from "../Seats.js"
+import type { SessionDirectory } from "../SessionDirectory.js"
+import { StepGate } from "../StepGate.js"
+import { blocked, failed, type Outcome, passed } from "./outcome.js"
+import { withSeat } from "./seated.js"
+
+export interface OperatorStep {
+  readonly runId: string
+  readonly blueprint: Blueprint
+  readonly agent: OperatorAgent
+  readonly stepId: string
+  readonly attempt: number
+  readonly input: unknown
+  /** The rendered system prompt, or null. */
+  readonly system: string | null
+  /** This step's unfinished record from before a restart (resume). */
+  readonly resumed?: StepRecord
+}
+
+export type OperatorStepDeps =
+  | Seats
+  | SessionDirectory
+  | Capabilities
+  | StepRepo
+  | RunEvents
+  | StepGate
+  | EngineConfig
+
+export const ESCALATION_REASON = "worker reported ok=false"
+
+/** The step value with staged artifact parts folded in. */
+export const foldParts = (value: unknown, parts: Readonly<Record<string, unknown>> | undefined): unknown =>
+  parts !== undefined && Object.keys(parts).length > 0 ? { out: value, parts } : value
+
+/** What the worker's submission (or, without one, the spawn reply) makes of the step. */
+const fromResult = (rec: StepRecord, result: WorkerResult | undefined): Outcome => {
+  const stats = result?.stats
+  const sub = rec.submission
+  if (sub !== undefined) {
+    const value = foldParts(sub.value, rec.parts)
+    switch (sub.verdict) {
+      case "pass":
+        return passed(value, stats)
+      case "blocked":
+        return blocked(value, "the worker submitted verdict blocked", stats)
+      case "skip":
+        return { status: "skipped", value, ...(stats !== undefined ? { stats } : {}) }
+    }
+  }
+  if (result === undefined) return blocked(null, "the worker submitted nothing")
+  const value = foldParts(result.value, rec.parts)
+  return result.ok ? passed(value, stats) : blocked(value, ESCALATION_REASON, stats)
+}
+
+const messageOf = (e: unknown): string =>
+  typeof e === "object" && e !== null && typeof (e as { message?: unknown }).message === "string"
+    ? (e as { message: string }).message
+    : String(e)
+
+export const runOperatorStep = (s: OperatorStep): Effect.Effect<Outcome, never, OperatorStepDeps> =>
+  Effect.gen(function*() {
+    const caps = yield* Capabilities
+    const steps = yield* StepRepo
+    const events = yield* RunEvents
+    const gate = yield* StepGate
+    const config = yield* EngineConfig
+    const { agent, attempt, blueprint, runId, stepId } = s
+    const seat = agent.operator
+    const middleware = blueprint.middleware ?? []
+    const mainAi = middleware.includes("main_ai")
+    const seniorEscalation = middleware.includes("senior_escalation")
+    const alias = blueprint.metadata?.project_name_alias
+    const hookCtx = { taskId: stepId, runId, agent: agent.name, attempt }
+
+    const update = (f: (rec: StepRecord) => StepRecord) =>
+      gate.locked(steps.get(stepId).pipe(Effect.flatMap(Option.match({
+        onNone: () => Effect.void,
+        onSome: (rec) => steps.put(f(rec))
+      }))))
+    const setStatus = (status: StepStatus) =>
+      update((rec) => ({ ...rec, status })).pipe(Effect.zipRight(events.publish({
+        type: "step_status",
+        run_id: runId,
+        step_id: stepId,
+        ref: agent.name,
+        attempt,
+        status
+      })))
+    // request_sent / request_answered around one operator request
+    const tracked = <A, E, R>(kind: string, sid: string, reqId: string | undefined, effect: Effect.Effect<A, E, R>) => {
+      const base = { run_id: runId, step_id: stepId, ref: agent.name, kind, sid, ...(reqId !== undefined ? { req_id: reqId } : {}) }
+      return events.publish({ type: "request_sent", ...base }).pipe(
+        Effect.zipRight(effect),
+        Effect.tapBoth({
+          onFailure: (e) => events.publish({ type: "request_answered", ...base, status: "error", message: messageOf(e) }),
+          onSuccess: () => events.publish({ type: "request_answered", ...base, status: "ok" })
+        })
+      )
+    }
+
+    const context: Record<string, unknown> = {
+      run_id: runId,
+      agent: agent.name,
+      attempt,
+      ...(alias !== undefined ? { project_name_alias: alias } : {})
+    }
+    const prompt: PromptPayload = {
+      task_id: stepId,
+      run_id: runId,
+      attempt,
+      agent: agent.name,
+      system: s.system,
+      prompt: s.input,
+      context
+    }
+    yield* update((rec) => ({ ...rec, prompt }))
+    let cap: Capability = yield* caps.mint(stepId, runId)
+
+    const spawn = withSeat(runId, seat, (holder) =>
+      Effect.gen(function*() {
+        if (mainAi) {
+          const reqId = makeReqId(holder.sid, "hook_before")
+          yield* tracked("hook_before", holder.sid, reqId, Effect.flatMap(SpawnHook, (h) => h.before({ ...hookCtx, reqId })))
+        }
+        // the seat may have been empty for a long time: do not hand out a token about to expire
+        cap = yield* caps.refresh(cap)
+        const previous = s.resumed?.spawn_req_id
+        // after a restart the same request goes out again with its req_id, if it goes to the same session
+        const reqId = previous !== undefined && sidOfReqId(previous) === holder.sid
+          ? previous
+          : makeReqId(holder.sid, "spawn")
+        yield* update((rec) => ({ ...rec, spawn_req_id: reqId }))
+        const directive = renderDirective({
+          agent: agent.name,
+          taskId: stepId,
+          baseUrl: config.publicUrl,
+          workerHandle: cap.handle,
+          ...(alias !== undefined ? { alias } : {}),
+          dataEndpoint: config.dataPath
+        })
+        return yield* tracked("spawn", holder.sid, reqId, Effect.flatMap(Operator, (op) =>
+          op.execute({
+            ...hookCtx,
+            reqId,
+            capabilityToken: cap.token,
+            workerHandle: cap.handle,
+            directive
+          })))
+      }), { onWait: setStatus("waiting_for_operator"), onSeated: setStatus("running") })
+
+    // a step resumed after its worker already submitted needs no second spawn
+    const alreadySubmitted = s.resumed?.submission !== undefined
+    const spawned = alreadySubmitted
+      ? Either.right<WorkerResult | undefined>(undefined)
+      : yield* Effect.either(spawn)
+
+    if (Either.isLeft(spawned)) {
+      yield* update((rec) => ({ ...rec, sealed: true }))
+      return failed(messageOf(spawned.left))
+    }
+    const result = spawned.right
+
+    // read the submission and close the step to further worker input in one step
+    const base = yield* gate.locked(Effect.gen(function*() {
+      const rec = yield* steps.get(stepId)
+      if (Option.isNone(rec)) return failed(`the record of step ${stepId} is missing`)
+      yield* steps.put({ ...rec.value, sealed: true })
+      return fromResult(rec.value, result)
+    }))
+
+    let outcome = base
+    if (base.status === "blocked" && seniorEscalation) {
+      const question = { reason: ESCALATION_REASON, step: agent.name, value: base.value ?? null }
+      const answer = yield* withSeat(runId, seat, (holder) => {
+        const reqId = makeReqId(holder.sid, "ask")
+        return tracked("ask", holder.sid, reqId, Effect.flatMap(SeniorBridge, (b) =>
+          b.ask({ taskId: stepId, runId, question, reqId })))
+      }).pipe(Effect.option)
+      // a failed ask leaves the step blocked
+      if (Option.isSome(answer)) {
+        outcome = passed({ original: base.value ?? null, answer: answer.value }, base.stats)
+      }
+    }
+
+    if (mainAi) {
+      yield* withSeat(runId, seat, (holder) =>
+        tracked("hook_after", holder.sid, undefined, Effect.flatMap(SpawnHook, (h) =>
+          h.after(hookCtx, outcome.value ?? null)))).pipe(Effect.ignore)
+    }
+    return outcome
+  })

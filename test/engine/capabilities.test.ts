@@ -1,0 +1,85 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Layer, Option, TestClock } from "effect"
+import { Capabilities, sha256Hex } from "../../src/services/Capabilities.js"
+import { EngineConfig } from "../../src/services/EngineConfig.js"
+import { CapabilityRepo } from "../../src/services/repos/CapabilityRepo.js"
+
+const layer = Capabilities.layer.pipe(
+  Layer.provideMerge(CapabilityRepo.memory),
+  Layer.provideMerge(EngineConfig.layer({ workerTokenTtl: "30 minutes", tokenRefreshWindow: "5 minutes" }))
+)
+
+const STEP = "ST-0123456789abcdef"
+const RUN = "R-0123456789abcdef"
+
+describe("Capabilities", () => {
+  it.effect("mints a handle and a token that both verify to the step", () =>
+    Effect.gen(function*() {
+      const caps = yield* Capabilities
+      const cap = yield* caps.mint(STEP, RUN)
+      expect(cap.handle).toMatch(/^wh-[a-z0-9]{12}$/)
+      expect(cap.token).toMatch(/^[A-Za-z0-9_-]+$/)
+      const byHandle = yield* caps.verify(cap.handle)
+      const byToken = yield* caps.verify(cap.token)
+      expect(byHandle).toMatchObject({ stepId: STEP, runId: RUN, via: "handle" })
+      expect(byToken).toMatchObject({ stepId: STEP, runId: RUN, via: "token" })
+    }).pipe(Effect.provide(layer)))
+
+  it.effect("stores only digests, never the plaintext", () =>
+    Effect.gen(function*() {
+      const caps = yield* Capabilities
+      const repo = yield* CapabilityRepo
+      const cap = yield* caps.mint(STEP, RUN)
+      const rec = yield* repo.get(sha256Hex(cap.handle))
+      expect(Option.isSome(rec)).toBe(true)
+      expect(JSON.stringify(rec)).not.toContain(cap.handle)
+      expect(JSON.stringify(rec)).not.toContain(cap.token)
+    }).pipe(Effect.provide(layer)))
+
+  it.effect("both expire after the TTL (TestClock)", () =>
+    Effect.gen(function*() {
+      const caps = yield* Capabilities
+      const cap = yield* caps.mint(STEP, RUN)
+      yield* TestClock.adjust(Duration.minutes(29))
+      yield* caps.verify(cap.token)
+      yield* caps.verify(cap.handle)
+      yield* TestClock.adjust(Duration.minutes(1))
+      expect((yield* Effect.flip(caps.verify(cap.token)))._tag).toBe("CredentialExpired")
+      expect((yield* Effect.flip(caps.verify(cap.handle)))._tag).toBe("CredentialExpired")
+    }).pipe(Effect.provide(layer)))
+
+  it.effect("a tampered token, a foreign token, junk and an unknown handle are BadCredential", () =>
+    Effect.gen(function*() {
+      const caps = yield* Capabilities
+      const cap = yield* caps.mint(STEP, RUN)
+      const raw = Buffer.from(cap.token, "base64url")
+      // point the token at another step, keep the signature
+      const forged = Buffer.from(raw.toString("latin1").replace(STEP, "ST-fedcba9876543210"), "latin1")
+      const flipped = Buffer.from(raw)
+      flipped[flipped.length - 1] = (flipped[flipped.length - 1] ?? 0) ^ 1
+      for (const bad of [forged.toString("base64url"), flipped.toString("base64url"), "", "not a token!", "wh-aaaaaaaaaaaa"]) {
+        expect((yield* Effect.flip(caps.verify(bad)))._tag).toBe("BadCredential")
+      }
+      const other = yield* Effect.provide(
+        Effect.flatMap(Capabilities, (c) => c.mint(STEP, RUN)),
+        Capabilities.layer.pipe(Layer.provide(CapabilityRepo.memory), Layer.provide(EngineConfig.layer()))
+      )
+      expect((yield* Effect.flip(caps.verify(other.token)))._tag).toBe("BadCredential")
+    }).pipe(Effect.provide(layer)))
+
+  it.effect("refresh re-mints only near expiry, and keeps the handle working", () =>
+    Effect.gen(function*() {
+      const caps = yield* Capabilities
+      const cap = yield* caps.mint(STEP, RUN)
+      expect(yield* caps.refresh(cap)).toBe(cap)
+      yield* TestClock.adjust(Duration.minutes(26))
+      const fresh = yield* caps.refresh(cap)
+      expect(fresh.token).not.toBe(cap.token)
+      expect(fresh.handle).toBe(cap.handle)
+      expect(fresh.expiresAt).toBe(cap.expiresAt + Duration.toMillis(Duration.minutes(26)))
+      yield* TestClock.adjust(Duration.minutes(10))
+      expect((yield* Effect.flip(caps.verify(cap.token)))._tag).toBe("CredentialExpired")
+      expect((yield* caps.verify(fresh.token)).stepId).toBe(STEP)
+      expect((yield* caps.verify(cap.handle)).stepId).toBe(STEP)
+    }).pipe(Effect.provide(layer)))
+})

@@ -1,0 +1,50 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Context, Duration, Effect, Exit, Layer, Scope, TestClock } from "effect"
+import type { AgentDef } from "../../src/protocol/blueprint.js"
+import { EngineLive } from "../../src/layers/Engine.js"
+import { MemoryStorage } from "../../src/layers/MemoryStorage.js"
+import { EngineConfig } from "../../src/services/EngineConfig.js"
+import { Runs } from "../../src/services/Runs.js"
+import { SessionDirectory } from "../../src/services/SessionDirectory.js"
+import { Sessions } from "../../src/services/Sessions.js"
+import { blueprint, eventsUntil, seq, step } from "./harness.js"
+
+const echo: AgentDef = { name: "echo", kind: "builtin", fn: "echo" }
+const nap: AgentDef = { name: "nap", kind: "builtin", fn: "sleep" }
+
+describe("resume", () => {
+  it.scoped("a run stopped with the server is interrupted; resume finishes it without re-dispatching passed steps", () =>
+    Effect.gen(function*() {
+      // storage outlives the two engine instances, like a database file
+      const storage = yield* Layer.build(MemoryStorage)
+      const engine = EngineLive.pipe(
+        Layer.provideMerge(SessionDirectory.fromSessions),
+        Layer.provideMerge(Layer.orDie(Sessions.layer())),
+        Layer.provideMerge(EngineConfig.layer()),
+        Layer.provide(Layer.succeedContext(storage))
+      )
+      const bp = blueprint([echo, nap], seq(step("echo", "$.a", "$.echoed"), step("nap", "$.nap", "$.slept")))
+
+      const first = yield* Scope.make()
+      const runsA = yield* Effect.map(Layer.buildWithScope(engine, first), Context.get(Runs))
+      const { run_id } = yield* runsA.launch({ blueprint: bp, input: { a: 1, nap: { ms: 1000 } } })
+      yield* eventsUntil(run_id, (e) => e.type === "step_started" && e.ref === "nap").pipe(Effect.provideService(Runs, runsA))
+      yield* Scope.close(first, Exit.void)
+      const stopped = yield* runsA.get(run_id)
+      expect(stopped.status).toBe("interrupted")
+      expect(stopped.steps.map((s) => [s.ref, s.status])).toEqual([["echo", "passed"], ["nap", "running"]])
+
+      const second = yield* Scope.make()
+      const runsB = yield* Effect.map(Layer.buildWithScope(engine, second), Context.get(Runs))
+      yield* runsB.resume(run_id)
+      expect((yield* Effect.flip(runsB.resume(run_id)))._tag).toBe("NotInterrupted")
+      yield* TestClock.adjust(Duration.seconds(1))
+      const done = yield* runsB.awaitEnd(run_id)
+      expect(done.status).toBe("done")
+      expect(done.result).toEqual({ a: 1, nap: { ms: 1000 }, echoed: { agent: "echo", input: 1 }, slept: { ms: 1000 } })
+      // echo ran once; the unfinished nap step kept its id
+      expect(done.steps.map((s) => [s.ref, s.status])).toEqual([["echo", "passed"], ["nap", "passed"]])
+      expect(done.steps[1]?.step_id).toBe(stopped.steps[1]?.step_id)
+      yield* Scope.close(second, Exit.void)
+    }))
+})
