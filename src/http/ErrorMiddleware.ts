@@ -1,0 +1,199 @@
+/**
+ * The router-wide middleware that makes every error an envelope (http-api.md):
+ * unknown route 404, known path with another method 405, HttpApi's own decode
+ * failures 400 `invalid_request` naming the field, body limit 413, unparsable JSON 400,
+ * anything unexpected 500 (logged). It also puts the body limit on the request.
+ */
+import {
+  type HttpApi,
+  HttpLayerRouter,
+  HttpServerError,
+  HttpServerRequest,
+  HttpServerResponse
+} from "@effect/platform"
+import { Cause, Effect, Option } from "effect"
+import { ServerConfig } from "../layers/ServerConfig.js"
+import { apiErrorResponse, envelopeResponse, isApiError } from "./errors.js"
+import { BodyTooLarge, bodyLimitFor, InvalidJsonBody, withBodyLimit } from "./limits.js"
+
+export interface KnownRoute {
+  readonly method: string
+  readonly path: string
+}
+
+/** Every (method, path) of an HttpApi, for the 404/405 decision. */
+export const routesOfApi = (api: HttpApi.HttpApi.Any): ReadonlyArray<KnownRoute> =>
+  Object.values((api as HttpApi.HttpApi.AnyWithProps).groups).flatMap((group) =>
+    Object.values(group.endpoints).map((endpoint) => ({ method: endpoint.method, path: endpoint.path }))
+  )
+
+const pathOf = (url: string): string => {
+  const q = url.indexOf("?")
+  return q === -1 ? url : url.slice(0, q)
+}
+
+const patternOf = (path: string): RegExp =>
+  new RegExp(
+    "^" +
+      path.split("/").map((segment) =>
+        segment.startsWith(":")
+          ? "[^/]+"
+          : segment === "*"
+          ? ".*"
+          : segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+      ).join("/") + "$"
+  )
+
+/** Methods that some route accepts for this path (empty: the path is unknown). */
+export const makeAllowedMethods = (routes: ReadonlyArray<KnownRoute>) => {
+  const compiled = routes.map((r) => ({ method: r.method, pattern: patternOf(r.path) }))
+  return (url: string): ReadonlyArray<string> => {
+    const path = pathOf(url)
+    const methods = new Set<string>()
+    for (const r of compiled) if (r.pattern.test(path)) methods.add(r.method)
+    if (methods.has("GET")) methods.add("HEAD")
+    return [...methods]
+  }
+}
+
+interface DecodeIssue {
+  readonly path: ReadonlyArray<PropertyKey>
+  readonly message: string
+}
+
+const fieldName = (path: ReadonlyArray<PropertyKey>) => path.map(String).join(".")
+
+const decodeErrorEnvelope = (issues: ReadonlyArray<DecodeIssue>) => {
+  // a union member that failed at the root (e.g. `null`) only adds noise next to a field problem
+  const named = issues.filter((i) => i.path.length > 0)
+  const seen = new Set<string>()
+  const relevant = (named.length > 0 ? named : issues).filter((i) => {
+    const key = `${fieldName(i.path)}\u0000${i.message}`
+    if (seen.has(key)) return false
+    seen.add(key)
+    return true
+  })
+  const text = relevant.length === 0
+    ? "the request does not match what this route accepts"
+    : relevant.map((i) => (i.path.length > 0 ? `field \`${fieldName(i.path)}\`: ${i.message}` : i.message)).join("; ")
+  return envelopeResponse(400, "invalid_request", `invalid request: ${text}`, {
+    details: relevant.map((i) => ({ field: fieldName(i.path), message: i.message }))
+  })
+}
+
+const utf8 = new TextDecoder()
+
+// HttpApi encodes its own decode failures as `{_tag: "HttpApiDecodeError", issues, message}`
+// before any middleware sees them; rewrite exactly those into the envelope.
+const rewriteDecodeError = (response: HttpServerResponse.HttpServerResponse) => {
+  if (response.status !== 400 || response.body._tag !== "Uint8Array") return response
+  try {
+    const body: unknown = JSON.parse(utf8.decode(response.body.body))
+    if (typeof body === "object" && body !== null && "_tag" in body && body._tag === "HttpApiDecodeError") {
+      const issues = "issues" in body && Array.isArray(body.issues) ? body.issues as Array<DecodeIssue> : []
+      return decodeErrorEnvelope(issues)
+    }
+  } catch {
+    // not JSON: not a decode error
+  }
+  return response
+}
+
+const decodes = (path: string): boolean => {
+  try {
+    decodeURIComponent(path)
+    return true
+  } catch {
+    return false
+  }
+}
+
+const handleCause = (
+  request: HttpServerRequest.HttpServerRequest,
+  allowedMethods: (url: string) => ReadonlyArray<string>,
+  cause: Cause.Cause<unknown>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, HttpLayerRouter.unhandled> => {
+  // a client that went away or a server shutting down: nobody to answer
+  if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+  const failure = Cause.failureOption(cause)
+  const error: unknown = Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(cause))
+
+  if (isApiError(error)) return Effect.succeed(apiErrorResponse(error))
+  if (HttpServerResponse.isServerResponse(error)) return Effect.succeed(error)
+  if (error instanceof HttpServerError.RouteNotFound) {
+    const methods = allowedMethods(request.url)
+    if (methods.includes(request.method) && !decodes(pathOf(request.url))) {
+      // the shape matched but the router could not read the path
+      return Effect.succeed(envelopeResponse(
+        400,
+        "invalid_path",
+        `the path ${pathOf(request.url)} is not valid percent-encoding; encode it as UTF-8`
+      ))
+    }
+    return Effect.succeed(
+      methods.length === 0 || methods.includes(request.method)
+        ? envelopeResponse(
+          404,
+          "not_found",
+          `no route ${request.method} ${pathOf(request.url)}; every route is under /v1 (see http-api.md)`
+        )
+        : envelopeResponse(
+          405,
+          "method_not_allowed",
+          `${request.method} is not allowed on ${pathOf(request.url)}; use ${methods.join(", ")}`,
+          { headers: { allow: methods.join(", ") } }
+        )
+    )
+  }
+  if (error instanceof HttpServerError.RequestError) {
+    if (error.cause instanceof BodyTooLarge) {
+      const { declared, limit } = error.cause
+      return Effect.succeed(envelopeResponse(
+        413,
+        "payload_too_large",
+        `the request body ${
+          declared === undefined ? "exceeds" : `is ${declared} bytes, over`
+        } the limit of ${limit} bytes for this route; send less`,
+        { headers: { connection: "close" } }
+      ))
+    }
+    if (error.cause instanceof InvalidJsonBody) {
+      return Effect.succeed(envelopeResponse(
+        400,
+        "invalid_json",
+        `the request body is not valid JSON (${error.cause.reason}); send one JSON value`
+      ))
+    }
+    return Effect.succeed(envelopeResponse(
+      400,
+      "bad_request",
+      `the request could not be read${error.description ? ` (${error.description})` : ""}; send it again`
+    ))
+  }
+  return Effect.logError("request failed with an unexpected error", cause).pipe(
+    Effect.annotateLogs({ method: request.method, url: request.url }),
+    Effect.as(envelopeResponse(500, "internal_error", "internal server error; the server log has the details"))
+  )
+}
+
+/**
+ * Global router middleware: puts the body limit on the request and turns every error
+ * into the envelope. `routes` is what the 405 decision knows about.
+ */
+export const ErrorEnvelopeLive = (routes: ReadonlyArray<KnownRoute>) =>
+  HttpLayerRouter.middleware(
+    Effect.gen(function*() {
+      const config = yield* ServerConfig
+      const allowedMethods = makeAllowedMethods(routes)
+      return (httpEffect) =>
+        Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+          const limited = withBodyLimit(request, bodyLimitFor(pathOf(request.url), config.limits))
+          return httpEffect.pipe(
+            Effect.provideService(HttpServerRequest.HttpServerRequest, limited),
+            Effect.map(rewriteDecodeError),
+            Effect.catchAllCause((cause) => handleCause(request, allowedMethods, cause))
+          )
+        })
+    }),
+    { global: true }
+  )

@@ -1,0 +1,92 @@
+/** Operator session routes (http-api.md, Operator sessions). The socket route is raw: OperatorSocket.ts. */
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
+import { Schema } from "effect"
+import { AuthHeaders } from "./auth.js"
+import { ApiErrors } from "./errors.js"
+import { JsonBody } from "./limits.js"
+
+export const DESC_MAX = 200
+
+const Desc = Schema.Trim.pipe(
+  Schema.maxLength(DESC_MAX, { message: () => `must be at most ${DESC_MAX} characters (after trimming)` })
+)
+
+const bodyShape = () => "the body must be a JSON object such as {\"desc\": \"my laptop\"}, or empty"
+
+/** `{desc?}`; an empty body (decoded as null) is a login without a description. */
+export const LoginBody = Schema.Union(
+  Schema.Struct({ desc: Schema.optionalWith(Desc, { exact: true }) }).annotations({ message: bodyShape }),
+  Schema.Null.annotations({ message: bodyShape })
+)
+
+export const LoginResult = Schema.Struct({ sid: Schema.String, token: Schema.String })
+
+/** ISO-8601 UTC timestamps on the wire (docs/decisions-http.md). */
+export const Timestamp = Schema.String
+
+export const OperatorSummary = Schema.Struct({
+  sid: Schema.String,
+  desc: Schema.NullOr(Schema.String),
+  connected: Schema.Boolean,
+  joined_at: Timestamp,
+  last_access: Timestamp,
+  pending: Schema.Int
+})
+
+export const OperatorList = Schema.Struct({
+  operators: Schema.Array(OperatorSummary),
+  total: Schema.Int
+})
+
+export const PendingItem = Schema.Struct({
+  req_id: Schema.String,
+  type: Schema.Literal("ask", "hook_before", "spawn"),
+  task_id: Schema.String,
+  run_id: Schema.optionalWith(Schema.String, { exact: true }),
+  age_ms: Schema.Int
+})
+
+export const OperatorInfo = Schema.Struct({
+  sid: Schema.String,
+  desc: Schema.NullOr(Schema.String),
+  connected: Schema.Boolean,
+  joined_at: Timestamp,
+  last_access: Timestamp,
+  pending: Schema.Array(PendingItem)
+})
+
+const SidPath = Schema.Struct({ sid: Schema.String })
+
+export class OperatorsApi extends HttpApiGroup.make("operators")
+  .add(
+    HttpApiEndpoint.post("login", "/v1/operators")
+      .setPayload(LoginBody)
+      .addSuccess(LoginResult)
+      .addError(ApiErrors.BadRequest)
+  )
+  .add(
+    HttpApiEndpoint.get("list", "/v1/operators")
+      .setHeaders(AuthHeaders)
+      .addSuccess(OperatorList)
+      .addError(ApiErrors.Unauthorized)
+  )
+  .add(
+    HttpApiEndpoint.get("info", "/v1/operators/:sid")
+      .setPath(SidPath)
+      .setHeaders(AuthHeaders)
+      .addSuccess(OperatorInfo)
+      .addError(ApiErrors.Unauthorized)
+      .addError(ApiErrors.NotFound)
+  )
+  .add(
+    HttpApiEndpoint.del("logout", "/v1/operators/:sid")
+      .setPath(SidPath)
+      .setHeaders(AuthHeaders)
+      .addSuccess(HttpApiSchema.NoContent)
+      .addError(ApiErrors.Unauthorized)
+      .addError(ApiErrors.NotFound)
+  )
+  .addError(ApiErrors.InternalError)
+  // JSON bodies only (415 otherwise); every JSON group does this
+  .middleware(JsonBody)
+{}

@@ -1,0 +1,94 @@
+import { HttpApiBuilder } from "@effect/platform"
+import { Clock, Effect, Option } from "effect"
+import type { SessionRepoError } from "../services/repos/SessionRepo.js"
+import { type BadCredential, Sessions, type UnknownSession } from "../services/Sessions.js"
+import { Api } from "./Api.js"
+import { bearerToken } from "./auth.js"
+import { InternalError, NotFound, Unauthorized } from "./errors.js"
+
+export const iso = (ms: number): string => new Date(ms).toISOString()
+
+/** Sessions' credential failures as API errors: unknown sid 404, wrong token 401. */
+export const credentialError = (e: UnknownSession | BadCredential): NotFound | Unauthorized =>
+  e._tag === "UnknownSession"
+    ? new NotFound({ code: "unknown_session", message: e.message })
+    : new Unauthorized({ code: "bad_credential", message: e.message })
+
+export const storageError = (e: SessionRepoError): InternalError =>
+  new InternalError({ code: "storage_error", message: `session storage failed (${e.op}); try again later` })
+
+export const OperatorsLive = HttpApiBuilder.group(Api, "operators", (handlers) =>
+  Effect.gen(function*() {
+    const sessions = yield* Sessions
+
+    // per-sid routes: credential shape first (401), then the sid (404), then the token (401)
+    const authorize = (sid: string, authorization: string | undefined) =>
+      Effect.flatMap(bearerToken(authorization), (token) =>
+        Effect.mapError(sessions.authenticate(sid, token), credentialError))
+
+    const gone = (sid: string) =>
+      new NotFound({ code: "unknown_session", message: `no live operator session ${sid}; log in with POST /v1/operators` })
+
+    return handlers
+      .handle("login", ({ payload }) => {
+        const desc = payload?.desc
+        return sessions.login(desc === undefined || desc === "" ? undefined : desc).pipe(
+          Effect.mapError(storageError)
+        )
+      })
+      .handle("list", ({ headers }) =>
+        Effect.gen(function*() {
+          const token = yield* bearerToken(headers.authorization)
+          if (!(yield* sessions.isKnownTokenOfAnySession(token))) {
+            return yield* new Unauthorized({
+              code: "bad_credential",
+              message: "the token is not the token of any live operator session; log in with POST /v1/operators"
+            })
+          }
+          // idle sessions past the horizon go before anyone sees them listed (protocol.md §7)
+          yield* sessions.sweep
+          const all = yield* sessions.list()
+          return {
+            operators: all.map((s) => ({
+              sid: s.sid,
+              desc: s.desc ?? null,
+              connected: s.connected,
+              joined_at: iso(s.joinedAt),
+              last_access: iso(s.lastAccess),
+              pending: s.pending
+            })),
+            total: all.length
+          }
+        }))
+      .handle("info", ({ headers, path }) =>
+        Effect.gen(function*() {
+          yield* authorize(path.sid, headers.authorization)
+          yield* sessions.touch(path.sid)
+          const live = yield* sessions.get(path.sid)
+          if (Option.isNone(live)) return yield* gone(path.sid)
+          const { session } = live.value
+          const now = yield* Clock.currentTimeMillis
+          const pending = yield* session.pending
+          return {
+            sid: live.value.sid,
+            desc: live.value.desc ?? null,
+            connected: (yield* session.state) === "connected",
+            joined_at: iso(live.value.joinedAt),
+            last_access: iso(live.value.lastAccess),
+            pending: pending.map((p) => ({
+              req_id: p.reqId,
+              type: p.kind,
+              task_id: p.taskId,
+              ...(p.runId === undefined ? {} : { run_id: p.runId }),
+              age_ms: Math.max(0, now - p.createdAt)
+            }))
+          }
+        }))
+      .handle("logout", ({ headers, path }) =>
+        Effect.gen(function*() {
+          yield* authorize(path.sid, headers.authorization)
+          yield* sessions.teardown(path.sid, "deleted with DELETE /v1/operators/:sid").pipe(
+            Effect.mapError(storageError)
+          )
+        }))
+  }))

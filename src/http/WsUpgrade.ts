@@ -1,0 +1,103 @@
+/**
+ * WebSocket upgrades for the operator route, done with our own `ws` server so the frame
+ * limit is `maxPayload` (a larger frame is refused from its header with close 1009, never
+ * buffered whole); the platform's upgrade offers no such option.
+ *
+ * Node hands the upgrade's first bytes (`head`) only to 'upgrade' listeners, so
+ * `guardUpgrades` keeps them per request, and it also gives every upgrade socket an
+ * 'error' listener: a peer resetting the connection mid-handshake must not kill the
+ * process (effect3.md pitfall 2).
+ */
+import type { HttpServerRequest } from "@effect/platform"
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import { Context, Data, Duration, Effect, Layer } from "effect"
+import type { IncomingMessage, Server } from "node:http"
+import type { Duplex } from "node:stream"
+import { WebSocket, WebSocketServer } from "ws"
+import { ServerConfig } from "../layers/ServerConfig.js"
+
+const heads = new WeakMap<IncomingMessage, Buffer>()
+const noop = () => {}
+
+/** Attach before the platform's own 'upgrade' listener (i.e. right after createServer). */
+export const guardUpgrades = (server: Server): Server =>
+  server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on("error", noop)
+    if (head.length > 0) heads.set(request, head)
+  })
+
+export class UpgradeFailed extends Data.TaggedError("UpgradeFailed")<{ readonly message: string }> {}
+
+export const SHUTDOWN_CLOSE = { code: 1001, reason: "server shutting down" } as const
+
+/** Close (unless closed) and wait until the TCP socket is gone; after `grace`, cut it. */
+export const closeAndWait = (
+  ws: WebSocket,
+  close: { readonly code: number; readonly reason: string } | undefined,
+  grace: Duration.DurationInput = "2 seconds"
+): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (ws.readyState === WebSocket.CLOSED) return Effect.void
+    const closed = Effect.async<void>((resume) => {
+      const done = () => resume(Effect.void)
+      ws.once("close", done)
+      return Effect.sync(() => ws.off("close", done))
+    })
+    if (close !== undefined && (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING)) {
+      ws.close(close.code, close.reason)
+    }
+    return closed.pipe(
+      Effect.timeoutTo({ duration: grace, onSuccess: () => false, onTimeout: () => true }),
+      Effect.flatMap((timedOut) => (timedOut ? Effect.sync(() => ws.terminate()) : Effect.void))
+    )
+  })
+
+export class WsUpgrade extends Context.Tag("swarmgate/WsUpgrade")<WsUpgrade, {
+  /**
+   * Complete the handshake on the request's socket. `attach` runs synchronously as the
+   * socket opens, so no frame can arrive before its listeners exist.
+   */
+  readonly upgrade: (
+    request: HttpServerRequest.HttpServerRequest,
+    attach: (ws: WebSocket) => void
+  ) => Effect.Effect<WebSocket, UpgradeFailed>
+}>() {
+  /** Closing the layer closes every socket it opened with 1001. */
+  static readonly layer: Layer.Layer<WsUpgrade, never, ServerConfig> = Layer.scoped(
+    WsUpgrade,
+    Effect.gen(function*() {
+      const config = yield* ServerConfig
+      const wss = yield* Effect.acquireRelease(
+        Effect.sync(() =>
+          new WebSocketServer({ noServer: true, maxPayload: config.limits.frame, perMessageDeflate: false })
+        ),
+        (wss) =>
+          Effect.forEach(wss.clients, (ws) => closeAndWait(ws, SHUTDOWN_CLOSE), { concurrency: "unbounded" }).pipe(
+            Effect.zipRight(Effect.async<void>((resume) => wss.close(() => resume(Effect.void))))
+          )
+      )
+      const upgrade = (request: HttpServerRequest.HttpServerRequest, attach: (ws: WebSocket) => void) =>
+        Effect.async<WebSocket, UpgradeFailed>((resume) => {
+          const incoming = NodeHttpServerRequest.toIncomingMessage(request)
+          const socket = incoming.socket
+          if (socket.destroyed) {
+            resume(Effect.fail(new UpgradeFailed({ message: "the connection closed before the upgrade" })))
+            return
+          }
+          // ws calls back only on success; a failed handshake destroys the socket
+          const onClose = () =>
+            resume(Effect.fail(new UpgradeFailed({ message: "the connection closed during the upgrade" })))
+          socket.once("close", onClose)
+          const head = heads.get(incoming) ?? Buffer.alloc(0)
+          heads.delete(incoming)
+          wss.handleUpgrade(incoming, socket, head, (ws) => {
+            socket.off("close", onClose)
+            attach(ws)
+            resume(Effect.succeed(ws))
+          })
+          return Effect.sync(() => socket.off("close", onClose))
+        })
+      return { upgrade }
+    })
+  )
+}

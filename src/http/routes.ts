@@ -1,0 +1,26 @@
+/**
+ * Every route of the server: the HttpApi groups, the raw operator WebSocket route, and
+ * the router-wide error envelope. A new group: declare it in Api.ts, implement it in
+ * `<Name>Http.ts`, add its Live layer to `ApiGroupsLive`.
+ */
+import { HttpLayerRouter } from "@effect/platform"
+import { Layer } from "effect"
+import { Api } from "./Api.js"
+import { ErrorEnvelopeLive, type KnownRoute, routesOfApi } from "./ErrorMiddleware.js"
+import { HealthLive } from "./HealthHttp.js"
+import { JsonBody } from "./limits.js"
+import { OPERATOR_WS_PATH, OperatorSocketLive } from "./OperatorSocket.js"
+import { OperatorsLive } from "./OperatorsHttp.js"
+
+export const ApiGroupsLive = Layer.mergeAll(HealthLive, OperatorsLive).pipe(Layer.provide(JsonBody.layer))
+
+export const ApiRoutesLive = HttpLayerRouter.addHttpApi(Api).pipe(Layer.provide(ApiGroupsLive))
+
+/** Raw (non-HttpApi) routes, for the 404/405 decision. */
+export const rawRoutes: ReadonlyArray<KnownRoute> = [{ method: "GET", path: OPERATOR_WS_PATH }]
+
+export const RoutesLive = Layer.mergeAll(
+  ApiRoutesLive,
+  OperatorSocketLive,
+  ErrorEnvelopeLive([...routesOfApi(Api), ...rawRoutes])
+)

@@ -1,0 +1,105 @@
+/**
+ * Server settings (cli.md `serve`, http-api.md limits, protocol.md §7 timings) and the
+ * resolved public base URL the engine writes into directives.
+ */
+import { HttpServer } from "@effect/platform"
+import { Context, Duration, Effect, Layer } from "effect"
+import { homedir } from "node:os"
+import { join } from "node:path"
+
+export interface BodyLimits {
+  /** JSON request bodies. */
+  readonly jsonBody: number
+  /** Worker submit / artifact and data emit bodies. */
+  readonly workerBody: number
+  /** One WebSocket frame; larger closes the socket with 1009. */
+  readonly frame: number
+}
+
+export interface ServerConfigShape {
+  readonly host: string
+  /** 0 picks a free port. */
+  readonly port: number
+  /** `--public-url`; when absent the bound address is used. */
+  readonly publicUrl: string | undefined
+  readonly limits: BodyLimits
+  readonly keepalive: {
+    readonly pingEvery: Duration.Duration
+    readonly silentAfter: Duration.Duration
+  }
+  readonly idle: {
+    readonly horizon: Duration.Duration
+    readonly sweepEvery: Duration.Duration
+  }
+  /** Keep everything in memory (no SQLite). */
+  readonly memory: boolean
+  readonly dataDir: string
+}
+
+export interface ServerConfigInput {
+  readonly host?: string
+  readonly port?: number
+  readonly publicUrl?: string | undefined
+  readonly limits?: Partial<BodyLimits>
+  readonly keepalive?: { readonly pingEvery?: Duration.DurationInput; readonly silentAfter?: Duration.DurationInput }
+  readonly idle?: { readonly horizon?: Duration.DurationInput; readonly sweepEvery?: Duration.DurationInput }
+  readonly memory?: boolean
+  readonly dataDir?: string
+}
+
+const MiB = 1024 * 1024
+
+export const defaultDataDir = (): string => process.env.SWARMGATE_DATA_DIR ?? join(homedir(), ".swarmgate")
+
+export const makeServerConfig = (input: ServerConfigInput = {}): ServerConfigShape => ({
+  host: input.host ?? "127.0.0.1",
+  port: input.port ?? 7777,
+  publicUrl: input.publicUrl,
+  limits: {
+    jsonBody: input.limits?.jsonBody ?? MiB,
+    workerBody: input.limits?.workerBody ?? 16 * MiB,
+    frame: input.limits?.frame ?? MiB
+  },
+  keepalive: {
+    pingEvery: Duration.decode(input.keepalive?.pingEvery ?? "30 seconds"),
+    silentAfter: Duration.decode(input.keepalive?.silentAfter ?? "150 seconds")
+  },
+  idle: {
+    horizon: Duration.decode(input.idle?.horizon ?? "24 hours"),
+    sweepEvery: Duration.decode(input.idle?.sweepEvery ?? "5 minutes")
+  },
+  memory: input.memory ?? false,
+  dataDir: input.dataDir ?? defaultDataDir()
+})
+
+export class ServerConfig extends Context.Tag("swarmgate/ServerConfig")<ServerConfig, ServerConfigShape>() {
+  static readonly layer = (input: ServerConfigInput = {}): Layer.Layer<ServerConfig> =>
+    Layer.sync(ServerConfig, () => makeServerConfig(input))
+}
+
+/** Loopback hosts: binding anything else exposes the server (quality.md S5). */
+export const isLoopbackHost = (host: string): boolean =>
+  host === "localhost" || host === "::1" || host === "[::1]" || /^127(\.\d{1,3}){3}$/.test(host)
+
+const hostForUrl = (host: string): string => (host.includes(":") && !host.startsWith("[") ? `[${host}]` : host)
+
+/** `--public-url` without a trailing slash, else `http://<bound host>:<bound port>`. */
+export const resolvePublicUrl = (config: ServerConfigShape, address: HttpServer.Address): string => {
+  if (config.publicUrl !== undefined) return config.publicUrl.replace(/\/+$/, "")
+  if (address._tag === "UnixAddress") return `http://localhost`
+  // a wildcard bind is reachable on loopback; the real outside name is unknowable here
+  const host = address.hostname === "0.0.0.0" || address.hostname === "::" ? "127.0.0.1" : address.hostname
+  return `http://${hostForUrl(host)}:${address.port}`
+}
+
+/** The base URL of this server as others reach it, known once the listener is bound. */
+export class PublicUrl extends Context.Tag("swarmgate/PublicUrl")<PublicUrl, string>() {
+  static readonly layer: Layer.Layer<PublicUrl, never, ServerConfig | HttpServer.HttpServer> = Layer.effect(
+    PublicUrl,
+    Effect.gen(function*() {
+      const config = yield* ServerConfig
+      const server = yield* HttpServer.HttpServer
+      return resolvePublicUrl(config, server.address)
+    })
+  )
+}

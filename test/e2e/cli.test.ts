@@ -1,0 +1,99 @@
+/** `swarmgate serve` as a real child process (cli.md, quality.md S5). */
+import { describe, expect, it } from "@effect/vitest"
+import { type ChildProcess, spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { WebSocket } from "ws"
+
+const bin = fileURLToPath(new URL("../../bin/swarmgate.mjs", import.meta.url))
+
+interface Running {
+  readonly child: ChildProcess
+  readonly output: () => string
+  readonly exit: Promise<number | null>
+}
+
+const start = (args: ReadonlyArray<string>): Running => {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+  let output = ""
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
+  const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+  return { child, output: () => output, exit }
+}
+
+const waitForAddress = async (running: Running, timeoutMs = 20_000): Promise<string> => {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const match = /listening on (http:\/\/[^\s;,]+)/.exec(running.output())
+    if (match) return match[1]!
+    if (running.child.exitCode !== null) break
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  running.child.kill("SIGKILL")
+  throw new Error(`no listening line; output so far:\n${running.output()}`)
+}
+
+describe("swarmgate serve", () => {
+  it("logs its address once, serves, and exits 0 on SIGTERM closing sockets with 1001", async () => {
+    const running = start(["serve", "--memory", "--port", "0"])
+    const base = await waitForAddress(running)
+    expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    expect(running.output().match(/listening on/g)).toHaveLength(1)
+    expect(running.output()).not.toMatch(/not a loopback/)
+
+    const health = await fetch(`${base}/v1/healthz`)
+    expect(health.status).toBe(200)
+    expect(await health.json()).toMatchObject({ ok: true })
+
+    const { sid, token } = await (await fetch(`${base}/v1/operators`, { method: "POST" })).json() as {
+      sid: string
+      token: string
+    }
+    const ws = new WebSocket(`${base.replace("http", "ws")}/v1/operators/${sid}/ws`, {
+      headers: { authorization: `Bearer ${token}` }
+    })
+    await new Promise((resolve, reject) => {
+      ws.once("open", resolve)
+      ws.once("error", reject)
+    })
+    const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)))
+
+    running.child.kill("SIGTERM")
+    expect(await closed).toBe(1001)
+    expect(await running.exit).toBe(0)
+  })
+
+  it("--data-dir without --memory says where data goes and that it is kept in memory for now", async () => {
+    const running = start(["serve", "--port", "0", "--data-dir", "/tmp/swarmgate-cli-test"])
+    await waitForAddress(running)
+    expect(running.output()).toContain("/tmp/swarmgate-cli-test")
+    running.child.kill("SIGINT")
+    expect(await running.exit).toBe(0)
+  })
+
+  it("binding 0.0.0.0 logs a warning naming the exposure", async () => {
+    const running = start(["serve", "--memory", "--host", "0.0.0.0", "--port", "0"])
+    await waitForAddress(running)
+    const deadline = Date.now() + 5_000
+    while (!/not a loopback/.test(running.output()) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    expect(running.output()).toMatch(/0\.0\.0\.0, not a loopback address/)
+    expect(running.output()).toMatch(/WARN/)
+    running.child.kill("SIGTERM")
+    expect(await running.exit).toBe(0)
+  })
+
+  it("--public-url is reported; a bad one is one clear line and a non-zero exit", async () => {
+    const running = start(["serve", "--memory", "--port", "0", "--public-url", "https://gate.example.com/"])
+    await waitForAddress(running)
+    expect(running.output()).toContain("public URL https://gate.example.com")
+    running.child.kill("SIGTERM")
+    expect(await running.exit).toBe(0)
+
+    const bad = start(["serve", "--memory", "--port", "0", "--public-url", "not a url"])
+    expect(await bad.exit).not.toBe(0)
+    expect(bad.output()).toContain("--public-url")
+    expect(bad.output()).not.toMatch(/\n\s+at /)
+  })
+})
