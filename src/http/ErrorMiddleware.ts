@@ -180,6 +180,17 @@ const handleCause = (
  * Global router middleware: puts the body limit on the request and turns every error
  * into the envelope. `routes` is what the 405 decision knows about.
  */
+/**
+ * An answer to an upgrade request that did not upgrade ends the connection: the socket
+ * was taken out of Node's HTTP parser, so it cannot carry a next request (WsUpgrade.ts
+ * destroys it once the answer is written). Saying so keeps pooled clients off it.
+ */
+const closeRefusedUpgrade = (
+  request: HttpServerRequest.HttpServerRequest,
+  response: HttpServerResponse.HttpServerResponse
+): HttpServerResponse.HttpServerResponse =>
+  request.headers.upgrade === undefined ? response : HttpServerResponse.setHeader(response, "connection", "close")
+
 export const ErrorEnvelopeLive = (routes: ReadonlyArray<KnownRoute>) =>
   HttpLayerRouter.middleware(
     Effect.gen(function*() {
@@ -191,7 +202,8 @@ export const ErrorEnvelopeLive = (routes: ReadonlyArray<KnownRoute>) =>
           return httpEffect.pipe(
             Effect.provideService(HttpServerRequest.HttpServerRequest, limited),
             Effect.map(rewriteDecodeError),
-            Effect.catchAllCause((cause) => handleCause(request, allowedMethods, cause))
+            Effect.catchAllCause((cause) => handleCause(request, allowedMethods, cause)),
+            Effect.map((response) => closeRefusedUpgrade(request, response))
           )
         })
     }),

@@ -23,6 +23,10 @@ const noop = () => {}
 export const guardUpgrades = (server: Server): Server =>
   server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", noop)
+    // An upgrade socket is outside Node's HTTP parser: once a refusal is written the
+    // platform only ends it, and a peer that keeps writing would hold it open forever.
+    // A socket `ws` took over has flushed its close frame by 'finish', so this is safe.
+    socket.once("finish", () => socket.destroy())
     if (head.length > 0) heads.set(request, head)
   })
 
