@@ -6,13 +6,26 @@
 import { HttpLayerRouter } from "@effect/platform"
 import { Layer } from "effect"
 import { Api } from "./Api.js"
+import { BlueprintsLive } from "./BlueprintsHttp.js"
+import { DataLive } from "./DataHttp.js"
 import { ErrorEnvelopeLive, type KnownRoute, routesOfApi } from "./ErrorMiddleware.js"
 import { HealthLive } from "./HealthHttp.js"
 import { JsonBody } from "./limits.js"
 import { OPERATOR_WS_PATH, OperatorSocketLive } from "./OperatorSocket.js"
 import { OperatorsLive } from "./OperatorsHttp.js"
+import { RunsLive } from "./RunsHttp.js"
+import { TasksLive } from "./TasksHttp.js"
+import { WorkerLive } from "./WorkerHttp.js"
 
-export const ApiGroupsLive = Layer.mergeAll(HealthLive, OperatorsLive).pipe(Layer.provide(JsonBody.layer))
+export const ApiGroupsLive = Layer.mergeAll(
+  HealthLive,
+  OperatorsLive,
+  BlueprintsLive,
+  TasksLive,
+  RunsLive,
+  WorkerLive,
+  DataLive
+).pipe(Layer.provide(JsonBody.layer))
 
 export const ApiRoutesLive = HttpLayerRouter.addHttpApi(Api).pipe(Layer.provide(ApiGroupsLive))
 

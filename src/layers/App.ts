@@ -1,21 +1,53 @@
 /**
- * The whole server: config, listener, session registry, routes, the idle sweep and the
- * startup line. The engine's layers (runs, workers, data) join here when they land.
+ * The whole server: config, listener, storage, session registry, the engine, routes, the
+ * idle sweep and the startup line.
  */
 import { HttpServer } from "@effect/platform"
 import { Effect, Layer } from "effect"
 import { version } from "../http/HealthHttp.js"
 import { RunningRuns } from "../http/RunningRuns.js"
 import { WsUpgrade } from "../http/WsUpgrade.js"
+import { EngineConfig, type EngineConfigInput } from "../services/EngineConfig.js"
 import { SessionRepo } from "../services/repos/SessionRepo.js"
+import { SessionDirectory } from "../services/SessionDirectory.js"
 import { Sessions } from "../services/Sessions.js"
+import { EngineLive } from "./Engine.js"
 import { HttpLive, NodeServerLive } from "./HttpServer.js"
+import { MemoryStorage } from "./MemoryStorage.js"
 import { isLoopbackHost, PublicUrl, ServerConfig, type ServerConfigInput } from "./ServerConfig.js"
 
-/** The session registry (in memory until SQLite storage lands). */
-export const SessionsLive = Layer.unwrapEffect(
+/**
+ * Every repository. In memory until SQLite storage lands; then `serve` without `--memory`
+ * picks the SQLite layer here. Built once and shared: the registry and the engine see the
+ * same SessionRepo.
+ */
+export const StorageLive = MemoryStorage
+
+/** What a storage layer provides: every repository. */
+export type Repositories = Layer.Layer.Success<typeof MemoryStorage>
+
+/** The session registry over whatever SessionRepo the app provides. */
+export const SessionsFromRepo = Layer.unwrapEffect(
   Effect.map(ServerConfig, (config) => Sessions.layer({ idleHorizon: config.idle.horizon }))
-).pipe(Layer.provide(SessionRepo.memory))
+)
+
+/** The registry with its own in-memory store (tests that run without the rest of the app). */
+export const SessionsLive = SessionsFromRepo.pipe(Layer.provide(SessionRepo.memory))
+
+/** Engine settings other than the public URL (which always comes from the bound server). */
+export type EngineOptions = Omit<EngineConfigInput, "publicUrl">
+
+/**
+ * The engine over the registry: spawn directives carry the server's real public URL
+ * (`--public-url`, else the bound address), so this is built after the listener.
+ */
+export const EngineFromUrl = (options: EngineOptions = {}) =>
+  EngineLive.pipe(
+    Layer.provideMerge(SessionDirectory.fromSessions),
+    Layer.provideMerge(
+      Layer.unwrapEffect(Effect.map(PublicUrl, (publicUrl) => EngineConfig.layer({ ...options, publicUrl })))
+    )
+  )
 
 /** Expires idle sessions every `idle.sweepEvery` (protocol.md §7); on the Clock, so TestClock drives it. */
 export const IdleSweepLive = Layer.scopedDiscard(
@@ -53,14 +85,28 @@ export const StartupLogLive = Layer.effectDiscard(
 
 /**
  * Everything, listening on the configured address; the output exposes what tests need.
- * Build order: listener and registry, then the public URL (needs the bound port), then
- * the engine (reads both), then the routes (read the engine).
+ * Build order: storage, listener and registry, then the public URL (needs the bound port),
+ * then the engine (reads both), then the routes (read the engine). Release runs the other
+ * way: the routes stop first, then the engine interrupts its run fibers, which records
+ * every running run as `interrupted` (cli.md, `serve`) while storage is still open, and
+ * only then are the sessions ended.
+ *
+ * `engine`: settings such as the worker token TTL; `storage`: another storage than
+ * `StorageLive` (tests: one store across two server lifetimes, as a database file is).
  */
-export const AppLive = (input: ServerConfigInput = {}) => {
-  const Base = Layer.mergeAll(NodeServerLive, SessionsLive, WsUpgrade.layer)
+export const AppLive = (
+  input: ServerConfigInput = {},
+  engine: EngineOptions = {},
+  storage: Layer.Layer<Repositories> = StorageLive
+) => {
+  const Base = Layer.mergeAll(NodeServerLive, SessionsFromRepo, WsUpgrade.layer).pipe(
+    Layer.provideMerge(storage)
+  )
   const WithUrl = PublicUrl.layer.pipe(Layer.provideMerge(Base))
-  // the engine's layers (Runs, Worker, ...) replace RunningRuns.none here
-  const WithEngine = RunningRuns.none.pipe(Layer.provideMerge(WithUrl))
+  const WithEngine = RunningRuns.fromRuns.pipe(
+    Layer.provideMerge(EngineFromUrl(engine)),
+    Layer.provideMerge(WithUrl)
+  )
   const Served = HttpLive.pipe(Layer.provideMerge(WithEngine))
   return Layer.mergeAll(IdleSweepLive, StartupLogLive).pipe(
     Layer.provideMerge(Served),

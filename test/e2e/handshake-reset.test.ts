@@ -10,9 +10,10 @@ import { Effect, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
 import { connect as netConnect } from "node:net"
 import { RunningRuns } from "../../src/http/RunningRuns.js"
 import { WsUpgrade } from "../../src/http/WsUpgrade.js"
-import { SessionsLive } from "../../src/layers/App.js"
+import { EngineFromUrl, SessionsLive } from "../../src/layers/App.js"
+import { MemoryStorage } from "../../src/layers/MemoryStorage.js"
 import { HttpLive, NodeServerLive } from "../../src/layers/HttpServer.js"
-import { ServerConfig } from "../../src/layers/ServerConfig.js"
+import { PublicUrl, ServerConfig } from "../../src/layers/ServerConfig.js"
 import { Sessions } from "../../src/services/Sessions.js"
 import { connect, login, request, sleep, type TestServer } from "./helpers.js"
 
@@ -26,7 +27,9 @@ const SlowSessions = Layer.effect(
 ).pipe(Layer.provide(SessionsLive))
 
 const TestLayer = HttpLive.pipe(
-  Layer.provideMerge(Layer.mergeAll(NodeServerLive, SlowSessions, WsUpgrade.layer, RunningRuns.none)),
+  Layer.provideMerge(EngineFromUrl()),
+  Layer.provideMerge(PublicUrl.layer),
+  Layer.provideMerge(Layer.mergeAll(NodeServerLive, SlowSessions, WsUpgrade.layer, RunningRuns.none, MemoryStorage)),
   Layer.provideMerge(ServerConfig.layer({ host: "127.0.0.1", port: 0, memory: true })),
   Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
 )

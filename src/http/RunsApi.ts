@@ -1,0 +1,172 @@
+/** Runs (http-api.md, Tasks and runs) and the view schemas the tasks routes share. */
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
+import { ParseResult, Schema } from "effect"
+import { AuthHeaders } from "./auth.js"
+import { ApiErrors } from "./errors.js"
+import { JsonBody } from "./limits.js"
+
+const exact = <S extends Schema.Schema.All>(s: S) => Schema.optionalWith(s, { exact: true })
+
+/** JSON bodies: every problem at once, unknown fields refused, a missing key is missing. */
+export const strictBody = { onExcessProperty: "error", exact: true, errors: "all" } as const
+
+export const runStatuses = ["running", "done", "failed", "cancelled", "interrupted"] as const
+export const RunStatus = Schema.Literal(...runStatuses)
+
+export const StepStatus = Schema.Literal(
+  "waiting_for_operator",
+  "running",
+  "passed",
+  "blocked",
+  "skipped",
+  "failed",
+  "cancelled"
+)
+
+export const SeatRecord = Schema.Struct({ sid: Schema.String, generation: Schema.Int })
+
+export const RunError = Schema.Struct({
+  message: Schema.String,
+  failed_step: exact(Schema.String),
+  step_value: exact(Schema.Unknown)
+})
+
+export const StepView = Schema.Struct({
+  step_id: Schema.String,
+  ref: Schema.String,
+  attempt: Schema.Int,
+  status: StepStatus,
+  started_at: Schema.String,
+  finished_at: exact(Schema.String),
+  value: exact(Schema.Unknown),
+  error: exact(Schema.String),
+  stats: exact(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+})
+
+const runFields = {
+  run_id: Schema.String,
+  task_id: Schema.String,
+  status: RunStatus,
+  created_at: Schema.String,
+  finished_at: exact(Schema.String),
+  input: Schema.Unknown,
+  result: exact(Schema.Unknown),
+  error: exact(RunError),
+  seats: Schema.Record({ key: Schema.String, value: Schema.NullOr(SeatRecord) })
+}
+
+/** A run without its steps (lists, a task's runs). */
+export const RunSummary = Schema.Struct(runFields)
+
+/** `GET /v1/runs/:id`. */
+export const RunView = Schema.Struct({ ...runFields, steps: Schema.Array(StepView) })
+
+export const Launched = Schema.Struct({
+  task_id: Schema.String,
+  run_id: Schema.String,
+  status: Schema.Literal("running")
+})
+
+/** `?status=`: one run status; empty means any. */
+export const StatusParam = Schema.transformOrFail(Schema.String, Schema.UndefinedOr(RunStatus), {
+  strict: true,
+  decode: (raw, _, ast) => {
+    const s = raw.trim()
+    if (s === "") return ParseResult.succeed(undefined)
+    return (runStatuses as ReadonlyArray<string>).includes(s)
+      ? ParseResult.succeed(s as (typeof runStatuses)[number])
+      : ParseResult.fail(
+        new ParseResult.Type(
+          ast,
+          raw,
+          `unknown run status ${JSON.stringify(raw)}: use one of ${runStatuses.join(", ")}`
+        )
+      )
+  },
+  encode: (s) => ParseResult.succeed(s ?? "")
+})
+
+export const LIMIT_DEFAULT = 100
+export const LIMIT_MAX = 1000
+
+/** `?limit=`: 1..LIMIT_MAX; empty means the default. */
+export const LimitParam = Schema.transformOrFail(Schema.String, Schema.UndefinedOr(Schema.Int), {
+  strict: true,
+  decode: (raw, _, ast) => {
+    if (raw.trim() === "") return ParseResult.succeed(undefined)
+    const n = Number(raw)
+    return /^\s*\d+\s*$/.test(raw) && n >= 1 && n <= LIMIT_MAX
+      ? ParseResult.succeed(n)
+      : ParseResult.fail(
+        new ParseResult.Type(ast, raw, `must be a whole number from 1 to ${LIMIT_MAX}, got ${JSON.stringify(raw)}`)
+      )
+  },
+  encode: (n) => ParseResult.succeed(n === undefined ? "" : String(n))
+})
+
+export const RunList = Schema.Struct({ runs: Schema.Array(RunSummary) })
+
+export const RunAccepted = Schema.Struct({ run_id: Schema.String, status: RunStatus })
+
+export const AcquireBody = Schema.Struct({
+  sid: Schema.String,
+  slot: exact(Schema.String)
+}).annotations({
+  parseOptions: strictBody,
+  message: () => "the body must be a JSON object such as {\"sid\": \"S-...\", \"slot\": \"main\"}"
+})
+
+export const AcquireResult = Schema.Struct({
+  slot: Schema.String,
+  generation: Schema.Int,
+  previous: exact(SeatRecord)
+})
+
+const IdPath = Schema.Struct({ id: Schema.String })
+
+export class RunsApi extends HttpApiGroup.make("runs")
+  .add(
+    HttpApiEndpoint.get("list", "/v1/runs")
+      .setUrlParams(Schema.Struct({ status: exact(StatusParam), limit: exact(LimitParam) }))
+      .addSuccess(RunList)
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/v1/runs/:id")
+      .setPath(IdPath)
+      .addSuccess(RunView)
+      .addError(ApiErrors.NotFound)
+  )
+  .add(
+    HttpApiEndpoint.get("events", "/v1/runs/:id/events")
+      .setPath(IdPath)
+      .setHeaders(Schema.Struct({ "last-event-id": exact(Schema.String) }))
+      .addSuccess(HttpApiSchema.Text({ contentType: "text/event-stream" }))
+      .addError(ApiErrors.NotFound)
+  )
+  .add(
+    HttpApiEndpoint.post("cancel", "/v1/runs/:id/cancel")
+      .setPath(IdPath)
+      .addSuccess(RunAccepted, { status: 202 })
+      .addError(ApiErrors.NotFound)
+      .addError(ApiErrors.Conflict)
+  )
+  .add(
+    HttpApiEndpoint.post("resume", "/v1/runs/:id/resume")
+      .setPath(IdPath)
+      .addSuccess(RunAccepted, { status: 202 })
+      .addError(ApiErrors.NotFound)
+      .addError(ApiErrors.Conflict)
+  )
+  .add(
+    HttpApiEndpoint.post("acquire", "/v1/runs/:id/acquire")
+      .setPath(IdPath)
+      .setHeaders(AuthHeaders)
+      .setPayload(AcquireBody)
+      .addSuccess(AcquireResult)
+      .addError(ApiErrors.Unauthorized)
+      .addError(ApiErrors.NotFound)
+      .addError(ApiErrors.Conflict)
+  )
+  .addError(ApiErrors.InternalError)
+  .middleware(JsonBody)
+{}

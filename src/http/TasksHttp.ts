@@ -1,0 +1,32 @@
+import { HttpApiBuilder } from "@effect/platform"
+import { Effect } from "effect"
+import { Runs } from "../services/Runs.js"
+import { Api } from "./Api.js"
+import { engineError } from "./engineErrors.js"
+
+export const TasksLive = HttpApiBuilder.group(Api, "tasks", (handlers) =>
+  Effect.gen(function*() {
+    const runs = yield* Runs
+    return handlers
+      .handle("launch", ({ payload }) =>
+        Effect.gen(function*() {
+          // the blueprint is validated (422) and the sid checked (404) before anything is created
+          const launched = yield* runs.launch({
+            blueprint: payload.blueprint,
+            ...(payload.input !== undefined ? { input: payload.input } : {}),
+            ...(payload.operator_sid !== undefined ? { operator_sid: payload.operator_sid } : {})
+          })
+          // the run lives in the engine's scope: a caller that goes away does not stop it
+          return payload.wait === true ? yield* runs.awaitEnd(launched.run_id) : launched
+        }).pipe(Effect.mapError(engineError)))
+      .handle("list", () => Effect.map(runs.listTasks, (tasks) => ({ tasks })))
+      .handle("get", ({ path }) => Effect.mapError(runs.getTask(path.id), engineError))
+      .handle("run", ({ path, payload }) =>
+        Effect.mapError(
+          runs.runTask(path.id, {
+            ...(payload?.input !== undefined ? { input: payload.input } : {}),
+            ...(payload?.operator_sid !== undefined ? { operator_sid: payload.operator_sid } : {})
+          }),
+          engineError
+        ))
+  }))

@@ -1,0 +1,105 @@
+/**
+ * Worker endpoints (http-api.md): the sub-agent's side of a step. Auth is the step's
+ * worker handle or capability token as a Bearer. `submit` and `artifact` take the raw
+ * body (any content type, 16 MiB); `result` and `ask` are JSON.
+ */
+import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
+import { ParseResult, Schema } from "effect"
+import { AuthHeaders } from "./auth.js"
+import { ApiErrors } from "./errors.js"
+import { JsonBody } from "./limits.js"
+import { strictBody } from "./RunsApi.js"
+
+const exact = <S extends Schema.Schema.All>(s: S) => Schema.optionalWith(s, { exact: true })
+
+export const PromptPayload = Schema.Struct({
+  task_id: Schema.String,
+  run_id: Schema.String,
+  attempt: Schema.Int,
+  agent: Schema.String,
+  system: Schema.NullOr(Schema.String),
+  prompt: Schema.Unknown,
+  context: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+})
+
+export const verdicts = ["pass", "blocked", "skip"] as const
+export type Verdict = (typeof verdicts)[number]
+
+/** `?verdict=`: pass (default, also when empty), blocked or skip. */
+export const VerdictParam = Schema.transformOrFail(Schema.String, Schema.Literal(...verdicts), {
+  strict: true,
+  decode: (raw, _, ast) => {
+    const v = raw.trim()
+    if (v === "") return ParseResult.succeed("pass" as const)
+    return (verdicts as ReadonlyArray<string>).includes(v)
+      ? ParseResult.succeed(v as Verdict)
+      : ParseResult.fail(
+        new ParseResult.Type(ast, raw, `unknown verdict ${JSON.stringify(raw)}: use one of ${verdicts.join(", ")}`)
+      )
+  },
+  encode: ParseResult.succeed
+})
+
+export const Submitted = Schema.Struct({ task_id: Schema.String, bytes: Schema.Int })
+
+export const StagedPart = Schema.Struct({ task_id: Schema.String, name: Schema.String, bytes: Schema.Int })
+
+export const ResultBody = Schema.Struct({
+  value: Schema.Unknown,
+  ok: Schema.Boolean
+}).annotations({
+  parseOptions: strictBody,
+  message: () => "the body must be a JSON object such as {\"value\": ..., \"ok\": true}"
+})
+
+export const AskBody = Schema.Struct({ question: Schema.Unknown }).annotations({
+  parseOptions: strictBody,
+  message: () => "the body must be a JSON object such as {\"question\": \"...\"}"
+})
+
+export const AskAnswer = Schema.Struct({ answer: Schema.Unknown })
+
+export class WorkerApi extends HttpApiGroup.make("worker")
+  .add(
+    HttpApiEndpoint.get("prompt", "/v1/worker/prompt")
+      .setHeaders(AuthHeaders)
+      .setUrlParams(Schema.Struct({ task_id: exact(Schema.String) }))
+      .addSuccess(PromptPayload)
+      .addError(ApiErrors.Forbidden)
+  )
+  .add(
+    HttpApiEndpoint.post("submit", "/v1/worker/submit")
+      .setHeaders(AuthHeaders)
+      .setUrlParams(Schema.Struct({ verdict: exact(VerdictParam) }))
+      .addSuccess(Submitted)
+      .addError(ApiErrors.Unprocessable)
+      .addError(ApiErrors.PayloadTooLarge)
+  )
+  .add(
+    HttpApiEndpoint.post("result", "/v1/worker/result")
+      .setHeaders(AuthHeaders)
+      .setPayload(ResultBody)
+      .addSuccess(Submitted)
+      .addError(ApiErrors.Unprocessable)
+      .middleware(JsonBody)
+  )
+  .add(
+    HttpApiEndpoint.post("artifact", "/v1/worker/artifact")
+      .setHeaders(AuthHeaders)
+      .setUrlParams(Schema.Struct({ name: Schema.String }))
+      .addSuccess(StagedPart)
+      .addError(ApiErrors.PayloadTooLarge)
+  )
+  .add(
+    HttpApiEndpoint.post("ask", "/v1/worker/ask")
+      .setHeaders(AuthHeaders)
+      .setPayload(AskBody)
+      .addSuccess(AskAnswer)
+      .addError(ApiErrors.Conflict)
+      .middleware(JsonBody)
+  )
+  .addError(ApiErrors.BadRequest)
+  .addError(ApiErrors.Unauthorized)
+  .addError(ApiErrors.Gone)
+  .addError(ApiErrors.InternalError)
+{}
