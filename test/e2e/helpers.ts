@@ -5,7 +5,7 @@
 import { HttpServer } from "@effect/platform"
 import { Effect, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
 import { WebSocket } from "ws"
-import { AppLive } from "../../src/layers/App.js"
+import { AppLive, type EngineOptions } from "../../src/layers/App.js"
 import type { ServerConfigInput } from "../../src/layers/ServerConfig.js"
 import { Sessions, type SessionsShape } from "../../src/services/Sessions.js"
 
@@ -18,8 +18,8 @@ export interface TestServer {
   readonly close: () => Promise<void>
 }
 
-export const startServer = async (input: ServerConfigInput = {}): Promise<TestServer> => {
-  const layer = AppLive({ host: "127.0.0.1", port: 0, memory: true, ...input }).pipe(
+export const startServer = async (input: ServerConfigInput = {}, engine: EngineOptions = {}): Promise<TestServer> => {
+  const layer = AppLive({ host: "127.0.0.1", port: 0, memory: true, ...input }, engine).pipe(
     Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
   )
   const runtime = ManagedRuntime.make(layer)

@@ -8,41 +8,12 @@
  *
  * Every wait is bounded; a timeout throws with what was seen so far.
  */
-import { HttpServer } from "@effect/platform"
-import { Effect, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
 import { randomBytes } from "node:crypto"
 import { type Agent, request as httpRequest } from "node:http"
 import { WebSocket } from "ws"
-import { AppLive, type EngineOptions } from "../../../src/layers/App.js"
-import type { ServerConfigInput } from "../../../src/layers/ServerConfig.js"
-import { Sessions } from "../../../src/services/Sessions.js"
 import { bearer, jsonBody, request, type Reply, type TestServer } from "../helpers.js"
 
 export const WAIT_MS = 5000
-
-/**
- * Like `startServer` (helpers.ts), plus the engine's settings (worker token TTL, data path):
- * `AppLive`'s second argument, which `startServer` does not pass on.
- */
-export const startServerWithEngine = async (input: ServerConfigInput, engine: EngineOptions): Promise<TestServer> => {
-  const layer = AppLive({ host: "127.0.0.1", port: 0, memory: true, ...input }, engine).pipe(
-    Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
-  )
-  const runtime = ManagedRuntime.make(layer)
-  const { port, sessions } = await runtime.runPromise(Effect.gen(function*() {
-    const server = yield* HttpServer.HttpServer
-    const port = server.address._tag === "TcpAddress" ? server.address.port : 0
-    return { port, sessions: yield* Sessions }
-  }))
-  return {
-    url: `http://127.0.0.1:${port}`,
-    wsUrl: `ws://127.0.0.1:${port}`,
-    port,
-    sessions,
-    run: (effect) => Effect.runPromise(effect),
-    close: () => runtime.dispose()
-  }
-}
 
 export interface Close {
   readonly code: number

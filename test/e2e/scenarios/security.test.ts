@@ -15,8 +15,7 @@ import {
   launch,
   oneStepBlueprint,
   rawUpgrade,
-  ScriptedOperator,
-  startServerWithEngine
+  ScriptedOperator
 } from "./operator-client.js"
 import { artifact, type Auth, authHeaders, emit, fetchPrompt, getData, postResult, submit, workerAsk } from "./sub-agent.js"
 
@@ -400,7 +399,7 @@ describe("scenario 7b: expired worker credentials (worker token TTL 300 ms)", ()
   let spawn: any
   let outId: string
   beforeAll(async () => {
-    short = await startServerWithEngine({}, { workerTokenTtl: `${TTL_MS} millis` })
+    short = await startServer({}, { workerTokenTtl: `${TTL_MS} millis` })
     op = await ScriptedOperator.login(short)
     await launch(short, { blueprint: oneStepBlueprint(), input: { who: "X" }, operator_sid: op.sid })
     spawn = await op.waitType("spawn")
