@@ -1,7 +1,7 @@
 /** `swarmgate serve` (cli.md). */
 import { Command, Options } from "@effect/cli"
-import { Cause, Console, Effect, Layer, Option } from "effect"
-import { AppLive } from "../layers/App.js"
+import { Cause, Config, Console, Duration, Effect, Layer, Option } from "effect"
+import { AppLive, type EngineOptions } from "../layers/App.js"
 import { defaultDataDir, type ServerConfigInput } from "../layers/ServerConfig.js"
 
 const host = Options.text("host").pipe(
@@ -22,7 +22,40 @@ const publicUrl = Options.text("public-url").pipe(
   Options.optional
 )
 
+/** `--spawn-timeout` falls back to env `SWARMGATE_SPAWN_TIMEOUT`, and so on. */
+const envOf = (flag: string) => `SWARMGATE_${flag.toUpperCase().replace(/-/g, "_")}`
+
+/** A duration flag with an env fallback; parsed in `validate` so a bad value gets one clear line. */
+const durationOption = (flag: string, what: string, otherwise = "none") =>
+  Options.text(flag).pipe(
+    Options.withDescription(`${what}, e.g. "90 seconds" or "500 millis" (default: env ${envOf(flag)}, else ${otherwise})`),
+    Options.withFallbackConfig(Config.string(envOf(flag))),
+    Options.optional
+  )
+const askTimeout = durationOption("ask-timeout", "deadline of an `ask` request")
+const hookTimeout = durationOption("hook-timeout", "deadline of a `hook_before` request")
+const spawnTimeout = durationOption("spawn-timeout", "deadline of a `spawn` request")
+const workerTokenTtl = durationOption("worker-token-ttl", "lifetime of a worker handle or capability token", "30 minutes")
+
 const problem = (message: string) => Effect.fail(message)
+
+const parseDuration = (flag: string, value: Option.Option<string>): Effect.Effect<Duration.Duration | undefined, string> =>
+  Option.match(value, {
+    onNone: () => Effect.succeed(undefined),
+    onSome: (text) =>
+      Option.match(Option.filter(Duration.decodeUnknown(text.trim()), Duration.greaterThan(Duration.zero)), {
+        onNone: () =>
+          problem(
+            `--${flag} (or env ${envOf(flag)}) must be a positive duration such as "90 seconds" or "500 millis", ` +
+              `got ${JSON.stringify(text)}`
+          ),
+        onSome: Effect.succeed
+      })
+  })
+
+/** Only the keys whose value is defined (exactOptionalPropertyTypes forbids explicit undefined). */
+const defined = <T extends Record<string, unknown>>(record: T): { [K in keyof T]?: Exclude<T[K], undefined> } =>
+  Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as never
 
 const validate = (options: {
   readonly host: string
@@ -30,7 +63,11 @@ const validate = (options: {
   readonly dataDir: Option.Option<string>
   readonly memory: boolean
   readonly publicUrl: Option.Option<string>
-}): Effect.Effect<ServerConfigInput, string> => {
+  readonly askTimeout: Option.Option<string>
+  readonly hookTimeout: Option.Option<string>
+  readonly spawnTimeout: Option.Option<string>
+  readonly workerTokenTtl: Option.Option<string>
+}): Effect.Effect<{ readonly server: ServerConfigInput; readonly engine: EngineOptions }, string> => {
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
     return problem(`--port must be between 0 and 65535, got ${options.port}`)
   }
@@ -46,13 +83,22 @@ const validate = (options: {
       return problem(`--public-url must use http or https, got ${url.protocol}`)
     }
   }
-  return Effect.succeed({
-    host: options.host,
-    port: options.port,
-    memory: options.memory,
-    dataDir: Option.getOrElse(options.dataDir, defaultDataDir),
-    publicUrl: Option.getOrUndefined(options.publicUrl)
-  })
+  return Effect.all({
+    ask: parseDuration("ask-timeout", options.askTimeout),
+    hook: parseDuration("hook-timeout", options.hookTimeout),
+    spawn: parseDuration("spawn-timeout", options.spawnTimeout),
+    workerTokenTtl: parseDuration("worker-token-ttl", options.workerTokenTtl)
+  }).pipe(Effect.map(({ ask, hook, spawn, workerTokenTtl }) => ({
+    server: {
+      host: options.host,
+      port: options.port,
+      memory: options.memory,
+      dataDir: Option.getOrElse(options.dataDir, defaultDataDir),
+      publicUrl: Option.getOrUndefined(options.publicUrl),
+      deadlines: defined({ ask, hook, spawn })
+    },
+    engine: defined({ workerTokenTtl })
+  })))
 }
 
 const describeFailure = (cause: Cause.Cause<unknown>): string => {
@@ -67,9 +113,9 @@ const describeFailure = (cause: Cause.Cause<unknown>): string => {
 
 export const serve = Command.make(
   "serve",
-  { host, port, dataDir, memory, publicUrl },
+  { host, port, dataDir, memory, publicUrl, askTimeout, hookTimeout, spawnTimeout, workerTokenTtl },
   (options) =>
-    Effect.flatMap(validate(options), (config) => Layer.launch(AppLive(config))).pipe(
+    Effect.flatMap(validate(options), ({ engine, server }) => Layer.launch(AppLive(server, engine))).pipe(
       // runMain runs with error reporting off: say what went wrong in one line
       Effect.tapErrorCause((cause) =>
         Cause.isInterruptedOnly(cause) ? Effect.void : Console.error(`swarmgate serve: ${describeFailure(cause)}`)

@@ -28,7 +28,7 @@ export type Repositories = Layer.Layer.Success<typeof MemoryStorage>
 
 /** The session registry over whatever SessionRepo the app provides. */
 export const SessionsFromRepo = Layer.unwrapEffect(
-  Effect.map(ServerConfig, (config) => Sessions.layer({ idleHorizon: config.idle.horizon }))
+  Effect.map(ServerConfig, (config) => Sessions.layer({ idleHorizon: config.idle.horizon, deadlines: config.deadlines }))
 )
 
 /** The registry with its own in-memory store (tests that run without the rest of the app). */

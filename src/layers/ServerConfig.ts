@@ -6,6 +6,7 @@ import { HttpServer } from "@effect/platform"
 import { Context, Duration, Effect, Layer } from "effect"
 import { homedir } from "node:os"
 import { join } from "node:path"
+import type { SessionDeadlines } from "../services/OperatorSession.js"
 
 export interface BodyLimits {
   /** JSON request bodies. */
@@ -31,6 +32,8 @@ export interface ServerConfigShape {
     readonly horizon: Duration.Duration
     readonly sweepEvery: Duration.Duration
   }
+  /** `ask_timeout` / `hook_timeout` / `spawn_timeout` (protocol.md §3.1); absent = wait for a reply. */
+  readonly deadlines: SessionDeadlines
   /** Keep everything in memory (no SQLite). */
   readonly memory: boolean
   readonly dataDir: string
@@ -43,6 +46,7 @@ export interface ServerConfigInput {
   readonly limits?: Partial<BodyLimits>
   readonly keepalive?: { readonly pingEvery?: Duration.DurationInput; readonly silentAfter?: Duration.DurationInput }
   readonly idle?: { readonly horizon?: Duration.DurationInput; readonly sweepEvery?: Duration.DurationInput }
+  readonly deadlines?: SessionDeadlines
   readonly memory?: boolean
   readonly dataDir?: string
 }
@@ -68,6 +72,7 @@ export const makeServerConfig = (input: ServerConfigInput = {}): ServerConfigSha
     horizon: Duration.decode(input.idle?.horizon ?? "24 hours"),
     sweepEvery: Duration.decode(input.idle?.sweepEvery ?? "5 minutes")
   },
+  deadlines: input.deadlines ?? {},
   memory: input.memory ?? false,
   dataDir: input.dataDir ?? defaultDataDir()
 })

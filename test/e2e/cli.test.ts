@@ -96,4 +96,26 @@ describe("swarmgate serve", () => {
     expect(bad.output()).toContain("--public-url")
     expect(bad.output()).not.toMatch(/\n\s+at /)
   })
+  it("deadline and token-lifetime flags: a good one starts, a bad one (flag or env) is one clear line and exit 1", async () => {
+    const good = start(["serve", "--memory", "--port", "0", "--spawn-timeout", "90 seconds", "--worker-token-ttl", "5 minutes"])
+    await waitForAddress(good)
+    good.child.kill("SIGTERM")
+    expect(await good.exit).toBe(0)
+
+    const badFlag = start(["serve", "--memory", "--port", "0", "--spawn-timeout", "soon"])
+    expect(await badFlag.exit).toBe(1)
+    expect(badFlag.output()).toContain("--spawn-timeout (or env SWARMGATE_SPAWN_TIMEOUT) must be a positive duration")
+    expect(badFlag.output()).toContain("\"soon\"")
+    expect(badFlag.output()).not.toMatch(/\n\s+at /)
+
+    const child = spawn(process.execPath, [bin, "serve", "--memory", "--port", "0"], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, SWARMGATE_ASK_TIMEOUT: "-5" }
+    })
+    let output = ""
+    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve))
+    expect(code).toBe(1)
+    expect(output).toContain("SWARMGATE_ASK_TIMEOUT")
+  })
 })
