@@ -363,7 +363,8 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
               })
             }
             // interrupted (no fiber): cancelling it only changes the record
-            yield* updateRun(runId, (r) => ({ ...r, status: "cancelled" }))
+            const finishedAt = yield* isoNow
+            yield* updateRun(runId, (r) => ({ ...r, status: "cancelled", finished_at: finishedAt }))
             yield* events.publish({ type: "run_finished", run_id: runId, status: "cancelled" })
             return
           }

@@ -47,4 +47,32 @@ describe("resume", () => {
       expect(done.steps[1]?.step_id).toBe(stopped.steps[1]?.step_id)
       yield* Scope.close(second, Exit.void)
     }))
+  it.scoped("an interrupted run can be cancelled: it ends cancelled with finished_at, and cannot be resumed", () =>
+    Effect.gen(function*() {
+      const storage = yield* Layer.build(MemoryStorage)
+      const engine = EngineLive.pipe(
+        Layer.provideMerge(SessionDirectory.fromSessions),
+        Layer.provideMerge(Layer.orDie(Sessions.layer())),
+        Layer.provideMerge(EngineConfig.layer()),
+        Layer.provide(Layer.succeedContext(storage))
+      )
+      const bp = blueprint([nap], step("nap", "$.nap", "$.slept"))
+
+      const first = yield* Scope.make()
+      const runsA = yield* Effect.map(Layer.buildWithScope(engine, first), Context.get(Runs))
+      const { run_id } = yield* runsA.launch({ blueprint: bp, input: { nap: { ms: 1000 } } })
+      yield* eventsUntil(run_id, (e) => e.type === "step_started").pipe(Effect.provideService(Runs, runsA))
+      yield* Scope.close(first, Exit.void)
+
+      const second = yield* Scope.make()
+      const runsB = yield* Effect.map(Layer.buildWithScope(engine, second), Context.get(Runs))
+      expect((yield* runsB.get(run_id)).status).toBe("interrupted")
+      yield* runsB.cancel(run_id)
+      const cancelled = yield* runsB.get(run_id)
+      expect(cancelled.status).toBe("cancelled")
+      expect(typeof cancelled.finished_at).toBe("string")
+      expect((yield* Effect.flip(runsB.resume(run_id)))._tag).toBe("NotInterrupted")
+      expect((yield* Effect.flip(runsB.cancel(run_id)))._tag).toBe("RunAlreadyFinished")
+      yield* Scope.close(second, Exit.void)
+    }))
 })
