@@ -10,10 +10,11 @@
  */
 import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Deferred, Effect, Either, Exit, Fiber, Option, Queue, type Scope } from "effect"
+import type { Socket } from "node:net"
 import { type RawData, WebSocket } from "ws"
 import { ServerConfig, type ServerConfigShape } from "../layers/ServerConfig.js"
 import { binaryFrameProblem, decodeOperatorFrame } from "../protocol/decode.js"
-import { encodeServerFrame, type ErrorFrame } from "../protocol/frames.js"
+import { encodeServerFrame, type ErrorFrame, type ServerFrame } from "../protocol/frames.js"
 import { type LiveSession, Sessions, type SessionsShape } from "../services/Sessions.js"
 import { bearerToken } from "./auth.js"
 import { BadRequest, UpgradeRequired } from "./errors.js"
@@ -136,9 +137,28 @@ export const runConnection = (
     yield* Effect.addFinalizer(() => session.clearOutboundIf(queue))
     yield* sessions.touch(sid)
 
+    // A batch goes out with the TCP socket corked, so its frames leave in one write rather
+    // than one syscall each; every frame still checks the socket is open first.
+    const sendBatch = (frames: Iterable<ServerFrame>) =>
+      Effect.sync(() => {
+        const ws = socket
+        if (ws === undefined || ws.readyState !== WebSocket.OPEN) return
+        const raw = (ws as unknown as { readonly _socket?: Partial<Pick<Socket, "cork" | "uncork">> })._socket
+        const corked = typeof raw?.cork === "function" && typeof raw.uncork === "function"
+        if (corked) raw.cork!()
+        try {
+          for (const frame of frames) {
+            if (ws.readyState !== WebSocket.OPEN) break
+            ws.send(encodeServerFrame(frame))
+          }
+        } finally {
+          if (corked) raw.uncork!()
+        }
+      })
+
     // Taking from the queue interrupts this fiber once it is shut down (replaced or torn down).
     yield* Queue.takeBetween(queue, 1, 1024).pipe(
-      Effect.flatMap((frames) => Effect.forEach(frames, send, { discard: true })),
+      Effect.flatMap(sendBatch),
       Effect.forever,
       Effect.forkScoped
     )
