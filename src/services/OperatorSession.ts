@@ -53,6 +53,11 @@ export interface RequestOptions {
   readonly runId?: string
   /** Reuse a req_id (resume after restart); minted when absent. */
   readonly reqId?: string
+  /**
+   * Rewrites the frame before it is redelivered after a reconnect, e.g. to re-mint a
+   * credential that came near expiry while the operator was away. The rewrite is kept.
+   */
+  readonly beforeRedelivery?: (frame: RequestFrame) => Effect.Effect<RequestFrame>
 }
 
 export type ResolveOutcome = "resolved" | "unknown_request"
@@ -97,7 +102,9 @@ export interface OperatorSessionOptions {
 }
 
 interface Entry {
-  readonly info: PendingInfo
+  /** Replaced (same entry) when `beforeRedelivery` rewrites the frame. */
+  info: PendingInfo
+  readonly beforeRedelivery: ((frame: RequestFrame) => Effect.Effect<RequestFrame>) | undefined
   readonly deferred: Deferred.Deferred<PendingReply, RequestError>
   /** Insertion order, the tie-break for equal `createdAt` on redelivery. */
   readonly seq: number
@@ -163,7 +170,11 @@ export const make = (
           : [false, map]
       })
 
-    const register = (frame: RequestFrame, runId: string | undefined) =>
+    const register = (
+      frame: RequestFrame,
+      runId: string | undefined,
+      beforeRedelivery: RequestOptions["beforeRedelivery"]
+    ) =>
       Effect.gen(function*() {
         const createdAt = yield* Clock.currentTimeMillis
         const deferred = yield* Deferred.make<PendingReply, RequestError>()
@@ -176,7 +187,7 @@ export const make = (
           frame,
           ...(runId === undefined ? {} : { runId })
         }
-        const entry: Entry = { info, deferred, seq }
+        const entry: Entry = { info, deferred, seq, beforeRedelivery }
         const previous = yield* Ref.modify(
           pendingRef,
           (map) => [HashMap.get(map, info.reqId), HashMap.set(map, info.reqId, entry)] as const
@@ -238,7 +249,7 @@ export const make = (
         } satisfies RequestFrame
         const runId = requestOptions.runId ?? (body.type === "spawn" ? body.run_id : undefined)
         return Effect.acquireUseRelease(
-          register(frame, runId),
+          register(frame, runId, requestOptions.beforeRedelivery),
           (entry) => Effect.zipRight(offer(frame), awaitEntry(entry)),
           (entry, exit) =>
             Effect.flatMap(takeIfCurrent(entry), (taken) =>
@@ -265,8 +276,20 @@ export const make = (
 
     const snapshot = Effect.map(Ref.get(pendingRef), (map) => Array.from(HashMap.values(map)).sort(byAge))
 
-    const replaceOutbound: Effect.Effect<Queue.Dequeue<ServerFrame>, SessionTornDown> = SynchronizedRef
-      .modifyEffect(outbound, (previous) =>
+    const redeliveryFrame = (entry: Entry): Effect.Effect<ServerFrame> =>
+      entry.beforeRedelivery === undefined
+        ? Effect.succeed({ ...entry.info.frame, redelivery: true })
+        : Effect.map(entry.beforeRedelivery(entry.info.frame), (frame) => {
+          entry.info = { ...entry.info, frame }
+          return { ...frame, redelivery: true }
+        })
+
+    // The new queue goes into the slot before the pending map is read: a request registered
+    // after that read finds the new queue itself, one registered before is in the snapshot
+    // (at worst it goes out twice; operators deduplicate by req_id, §4).
+    const swapIn: Effect.Effect<Queue.Queue<ServerFrame>, SessionTornDown> = SynchronizedRef.modifyEffect(
+      outbound,
+      (previous) =>
         Effect.gen(function*() {
           if ((yield* Ref.get(stateRef)) === "torn_down") {
             return yield* Effect.fail(tornDownError("a socket attached after teardown"))
@@ -274,11 +297,17 @@ export const make = (
           const queue = yield* Queue.unbounded<ServerFrame>()
           if (Option.isSome(previous)) yield* Queue.shutdown(previous.value)
           yield* Ref.set(stateRef, "connected")
-          const entries = yield* snapshot
-          yield* Queue.offerAll(queue, entries.map((e): ServerFrame => ({ ...e.info.frame, redelivery: true })))
-          return [queue as Queue.Dequeue<ServerFrame>, Option.some(queue)] as const
-        }))
-      .pipe(Effect.uninterruptible)
+          return [queue, Option.some(queue)] as const
+        })
+    )
+
+    const replaceOutbound: Effect.Effect<Queue.Dequeue<ServerFrame>, SessionTornDown> = Effect.gen(function*() {
+      const queue = yield* swapIn
+      const frames = yield* Effect.flatMap(snapshot, Effect.forEach(redeliveryFrame))
+      // a newer socket or a teardown may have shut this queue meanwhile; it redelivers itself
+      yield* Queue.offerAll(queue, frames).pipe(Effect.catchAllCause(() => Effect.void))
+      return queue as Queue.Dequeue<ServerFrame>
+    }).pipe(Effect.uninterruptible)
 
     const clearOutboundIf = (queue: Queue.Dequeue<ServerFrame>) =>
       SynchronizedRef.updateEffect(outbound, (slot) =>

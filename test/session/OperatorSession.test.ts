@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Option, Queue, Scope, TestClock } from "effect"
-import type { AskFrame, CancelFrame, HookAfterFrame, ServerFrame } from "../../src/protocol/frames.js"
+import type { AskFrame, CancelFrame, HookAfterFrame, RequestFrame, ServerFrame } from "../../src/protocol/frames.js"
 import { isReqId, newSid } from "../../src/protocol/ids.js"
 import { withParentRequest } from "../../src/services/CurrentRequest.js"
 import { RequestTimedOut, RequestWithdrawn, SessionTornDown } from "../../src/services/OperatorErrors.js"
@@ -103,6 +103,54 @@ describe("OperatorSession", () => {
 
       for (const frame of again) yield* session.resolve(answer((frame as AskFrame).req_id, null))
       yield* Fiber.joinAll(fibers)
+      expect(yield* session.pending).toEqual([])
+    }))
+
+  it.scoped("beforeRedelivery rewrites a redelivered frame and the rewrite is kept; others go out unchanged", () =>
+    Effect.gen(function*() {
+      const session = yield* OperatorSession.make(newSid())
+      let minted = 0
+      const rewrite = (frame: RequestFrame) =>
+        Effect.sync((): RequestFrame => frame.type === "spawn" ? { ...frame, capability_token: `fresh-${++minted}` } : frame)
+      const spawn = yield* Effect.fork(session.request(spawnBody(), { beforeRedelivery: rewrite }))
+      const ask = yield* Effect.fork(session.request(askBody("plain")))
+      yield* waitForPending(session, 2)
+
+      // the first delivery is the frame as issued
+      const first = yield* drain(yield* session.replaceOutbound)
+      expect(first.find((f) => f.type === "spawn")).toMatchObject({ capability_token: "fresh-1", redelivery: true })
+      const second = yield* drain(yield* session.replaceOutbound)
+      expect(second.find((f) => f.type === "spawn")).toMatchObject({ capability_token: "fresh-2", redelivery: true })
+      expect(second.find((f) => f.type === "ask")).toMatchObject({ question: "plain", redelivery: true })
+      const pendingSpawn = (yield* session.pending).find((p) => p.kind === "spawn")
+      expect(pendingSpawn?.frame).toMatchObject({ capability_token: "fresh-2" })
+
+      for (const frame of second.filter(isRequest)) {
+        yield* session.resolve(frame.type === "spawn" ? { type: "spawn_ack", req_id: frame.req_id, value: null, ok: true } : answer(frame.req_id, 1))
+      }
+      yield* Fiber.joinAll([spawn, ask])
+    }))
+
+  it.scoped("a request registered while a reattach prepares its redelivery still reaches the new socket", () =>
+    Effect.gen(function*() {
+      const session = yield* OperatorSession.make(newSid())
+      let late: Fiber.RuntimeFiber<unknown, unknown> | undefined
+      // the hook runs after the new queue took the slot and the pending map was read:
+      // a request registered now is in no snapshot and must find the new queue itself
+      const issueAnother = (frame: RequestFrame) =>
+        Effect.gen(function*() {
+          late = yield* Effect.fork(session.request(askBody("registered mid-attach")))
+          yield* waitForPending(session, 2)
+          return frame
+        })
+      const parked = yield* Effect.fork(session.request(askBody("parked"), { beforeRedelivery: issueAnother }))
+      yield* waitForPending(session, 1)
+
+      const queue = yield* session.replaceOutbound
+      const frames = (yield* drain(queue)).filter(isRequest) as Array<AskFrame>
+      expect(frames.map((f) => f.question).sort()).toEqual(["parked", "registered mid-attach"])
+      for (const frame of frames) yield* session.resolve(answer(frame.req_id, null))
+      yield* Fiber.joinAll([parked, late!])
       expect(yield* session.pending).toEqual([])
     }))
 
