@@ -166,7 +166,12 @@ export const runOperatorStep = (s: OperatorStep): Effect.Effect<Outcome, never, 
             reqId,
             capabilityToken: cap.token,
             workerHandle: cap.handle,
-            directive
+            directive,
+            // the handle stays the same (it is in the directive); its expiry moves with the token
+            freshToken: Effect.map(caps.refresh(cap), (fresh) => {
+              cap = fresh
+              return fresh.token
+            })
           })))
       }), { onWait: setStatus("waiting_for_operator"), onSeated: setStatus("running") })
 

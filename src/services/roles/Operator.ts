@@ -1,11 +1,17 @@
 import { Context, Effect, Layer } from "effect"
 import { type OperatorCallError, UnexpectedReply, WorkerFailed } from "../OperatorErrors.js"
-import { OperatorSession } from "../OperatorSession.js"
+import { OperatorSession, type RequestOptions } from "../OperatorSession.js"
 import { requestOptions } from "./shared.js"
 import type { HookContext } from "./SpawnHook.js"
 
 export interface SpawnContext extends HookContext {
   readonly capabilityToken: string
+  /**
+   * A capability token with enough life left, asked for before the spawn is redelivered
+   * after a reconnect (http-api.md: a request that waited for a reconnect gets a fresh
+   * token when the old one is near expiry).
+   */
+  readonly freshToken?: Effect.Effect<string>
   readonly workerHandle?: string
   readonly directive: string
 }
@@ -21,6 +27,15 @@ export interface WorkerResult {
  * Execution role of an operator session: `spawn` → `spawn_ack` | `spawn_halt`.
  * `spawn_halt` becomes `{ ok: true, value: { halted: true, reason, value } }`.
  */
+/** Redelivered spawn frames carry a token from `freshToken`, when the caller gave one. */
+const withFreshToken = (freshToken: Effect.Effect<string> | undefined): Pick<RequestOptions, "beforeRedelivery"> =>
+  freshToken === undefined ? {} : {
+    beforeRedelivery: (frame) =>
+      frame.type === "spawn"
+        ? Effect.map(freshToken, (token) => ({ ...frame, capability_token: token }))
+        : Effect.succeed(frame)
+  }
+
 export class Operator extends Context.Tag("swarmgate/Operator")<Operator, {
   readonly sid: string
   readonly execute: (ctx: SpawnContext) => Effect.Effect<WorkerResult, WorkerFailed | OperatorCallError>
@@ -43,7 +58,10 @@ export class Operator extends Context.Tag("swarmgate/Operator")<Operator, {
               ...(ctx.runId === undefined ? {} : { run_id: ctx.runId }),
               directive: ctx.directive
             },
-            requestOptions(ctx)
+            {
+              ...requestOptions(ctx),
+              ...withFreshToken(ctx.freshToken)
+            }
           ).pipe(Effect.flatMap((reply): Effect.Effect<WorkerResult, WorkerFailed | UnexpectedReply> => {
             switch (reply.type) {
               case "spawn_ack":
