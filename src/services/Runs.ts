@@ -43,7 +43,7 @@ import { isRunEnded, type RunError, type RunRecord, RunRepo, type RunStatus } fr
 import { isStepFinished, StepRepo, stepView, type StepView } from "./repos/StepRepo.js"
 import { type TaskRecord, TaskRepo } from "./repos/TaskRepo.js"
 import { RunEvents } from "./RunEvents.js"
-import { type SeatMap, Seats, type TakeResult } from "./Seats.js"
+import { Seats, type TakeResult } from "./Seats.js"
 import { SessionDirectory } from "./SessionDirectory.js"
 
 export interface LaunchRequest {
@@ -64,17 +64,8 @@ export interface Launched {
   readonly status: "running"
 }
 
-export interface RunSummary {
-  readonly run_id: string
-  readonly task_id: string
-  readonly status: RunStatus
-  readonly created_at: string
-  readonly finished_at?: string
-  readonly input: unknown
-  readonly result?: unknown
-  readonly error?: RunError
-  readonly seats: SeatMap
-}
+/** A run without its steps (`GET /v1/runs`): the stored record as it is. */
+export type RunSummary = RunRecord
 
 /** `GET /v1/runs/:id`. */
 export interface RunView extends RunSummary {
@@ -145,18 +136,6 @@ export const mergeInput = (defaults: unknown, input: unknown): unknown => {
 
 const isoNow = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
 
-const summary = (r: RunRecord): RunSummary => ({
-  run_id: r.run_id,
-  task_id: r.task_id,
-  status: r.status,
-  created_at: r.created_at,
-  ...(r.finished_at !== undefined ? { finished_at: r.finished_at } : {}),
-  input: r.input,
-  ...(r.result !== undefined ? { result: r.result } : {}),
-  ...(r.error !== undefined ? { error: r.error } : {}),
-  seats: r.seats
-})
-
 const runError = (cause: Cause.Cause<FlowError>): RunError => {
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure)) {
@@ -221,7 +200,7 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
       const seatNames = (bp: Blueprint) => (bp.operators ?? []).map((o) => o.name)
 
       const view = (r: RunRecord) =>
-        Effect.map(steps.listByRun(r.run_id), (list): RunView => ({ ...summary(r), steps: list.map(stepView) }))
+        Effect.map(steps.listByRun(r.run_id), (list): RunView => ({ ...r, steps: list.map(stepView) }))
 
       /** Fork the run's fiber; the record is stored and `running` already. */
       const start = (task: TaskRecord, run: RunRecord, resumed: boolean) =>
@@ -473,7 +452,7 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
             blueprint_id: t.blueprint_id,
             ...(t.blueprint_version !== undefined ? { blueprint_version: t.blueprint_version } : {}),
             created_at: t.created_at,
-            runs: rs.map(summary)
+            runs: rs
           }
         })
 
@@ -487,7 +466,7 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
         listTasks,
         getTask,
         get: (runId) => Effect.flatMap(findRun(runId), view),
-        list: (query = {}) => Effect.map(runs.list(query), (rs) => rs.map(summary)),
+        list: (query = {}) => runs.list(query),
         cancel,
         resume,
         acquire,

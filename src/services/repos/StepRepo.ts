@@ -66,18 +66,11 @@ export interface StepRecord {
   readonly parts?: Readonly<Record<string, unknown>>
 }
 
-/** The step entry of `GET /v1/runs/:id`. */
-export interface StepView {
-  readonly step_id: string
-  readonly ref: string
-  readonly attempt: number
-  readonly status: StepStatus
-  readonly started_at: string
-  readonly finished_at?: string
-  readonly value?: unknown
-  readonly error?: string
-  readonly stats?: Readonly<Record<string, unknown>>
-}
+/** The step entry of `GET /v1/runs/:id`: the record without its engine-internal fields. */
+export type StepView = Pick<
+  StepRecord,
+  "step_id" | "ref" | "attempt" | "status" | "started_at" | "finished_at" | "value" | "error" | "stats"
+>
 
 export const stepView = (s: StepRecord): StepView => ({
   step_id: s.step_id,
