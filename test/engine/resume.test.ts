@@ -12,17 +12,19 @@ import { blueprint, eventsUntil, seq, step } from "./harness.js"
 const echo: AgentDef = { name: "echo", kind: "builtin", fn: "echo" }
 const nap: AgentDef = { name: "nap", kind: "builtin", fn: "sleep" }
 
+/** The engine as a layer over one storage that outlives each instance built from it, like a database file. */
+const engineOverSharedStorage = Effect.map(Layer.build(MemoryStorage), (storage) =>
+  EngineLive.pipe(
+    Layer.provideMerge(SessionDirectory.fromSessions),
+    Layer.provideMerge(Layer.orDie(Sessions.layer())),
+    Layer.provideMerge(EngineConfig.layer()),
+    Layer.provide(Layer.succeedContext(storage))
+  ))
+
 describe("resume", () => {
   it.scoped("a run stopped with the server is interrupted; resume finishes it without re-dispatching passed steps", () =>
     Effect.gen(function*() {
-      // storage outlives the two engine instances, like a database file
-      const storage = yield* Layer.build(MemoryStorage)
-      const engine = EngineLive.pipe(
-        Layer.provideMerge(SessionDirectory.fromSessions),
-        Layer.provideMerge(Layer.orDie(Sessions.layer())),
-        Layer.provideMerge(EngineConfig.layer()),
-        Layer.provide(Layer.succeedContext(storage))
-      )
+      const engine = yield* engineOverSharedStorage
       const bp = blueprint([echo, nap], seq(step("echo", "$.a", "$.echoed"), step("nap", "$.nap", "$.slept")))
 
       const first = yield* Scope.make()
@@ -49,13 +51,7 @@ describe("resume", () => {
     }))
   it.scoped("an interrupted run can be cancelled: it ends cancelled with finished_at, and cannot be resumed", () =>
     Effect.gen(function*() {
-      const storage = yield* Layer.build(MemoryStorage)
-      const engine = EngineLive.pipe(
-        Layer.provideMerge(SessionDirectory.fromSessions),
-        Layer.provideMerge(Layer.orDie(Sessions.layer())),
-        Layer.provideMerge(EngineConfig.layer()),
-        Layer.provide(Layer.succeedContext(storage))
-      )
+      const engine = yield* engineOverSharedStorage
       const bp = blueprint([nap], step("nap", "$.nap", "$.slept"))
 
       const first = yield* Scope.make()
