@@ -2,7 +2,7 @@
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
 import { ParseResult, Schema } from "effect"
 import { ApiErrors } from "./errors.js"
-import { JsonBody } from "./limits.js"
+import { ApiAccess } from "./auth.js"
 
 export const BlueprintSummary = Schema.Struct({
   id: Schema.String,
@@ -64,5 +64,6 @@ export class BlueprintsApi extends HttpApiGroup.make("blueprints")
       .addError(ApiErrors.NotFound)
   )
   .addError(ApiErrors.InternalError)
-  .middleware(JsonBody)
+  // beyond loopback these routes need the API token
+  .middleware(ApiAccess)
 {}

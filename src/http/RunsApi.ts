@@ -1,9 +1,8 @@
 /** Runs (http-api.md, Tasks and runs) and the view schemas the tasks routes share. */
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
 import { ParseResult, Schema } from "effect"
-import { AuthHeaders } from "./auth.js"
+import { ApiAccess, AuthHeaders, SessionTokenHeader } from "./auth.js"
 import { ApiErrors } from "./errors.js"
-import { JsonBody } from "./limits.js"
 
 const exact = <S extends Schema.Schema.All>(s: S) => Schema.optionalWith(s, { exact: true })
 
@@ -164,9 +163,11 @@ export class RunsApi extends HttpApiGroup.make("runs")
       .setPayload(AcquireBody)
       .addSuccess(AcquireResult)
       .addError(ApiErrors.Unauthorized)
+      .addError(ApiErrors.Forbidden)
       .addError(ApiErrors.NotFound)
       .addError(ApiErrors.Conflict)
+      .middleware(SessionTokenHeader)
   )
   .addError(ApiErrors.InternalError)
-  .middleware(JsonBody)
+  .middleware(ApiAccess)
 {}

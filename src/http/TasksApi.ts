@@ -2,7 +2,7 @@
 import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { Schema } from "effect"
 import { ApiErrors } from "./errors.js"
-import { JsonBody } from "./limits.js"
+import { ApiAccess, SessionTokenHeader } from "./auth.js"
 import { Launched, RunStatus, RunSummary, RunView, strictBody } from "./RunsApi.js"
 
 const exact = <S extends Schema.Schema.All>(s: S) => Schema.optionalWith(s, { exact: true })
@@ -71,6 +71,10 @@ export class TasksApi extends HttpApiGroup.make("tasks")
       .addSuccess(Launched, { status: 202 })
       .addError(ApiErrors.NotFound)
       .addError(ApiErrors.Unprocessable)
+      // `operator_sid` seats a session: its token in Authorization (http-api.md)
+      .addError(ApiErrors.Unauthorized)
+      .addError(ApiErrors.Forbidden)
+      .middleware(SessionTokenHeader)
   )
   .add(HttpApiEndpoint.get("list", "/v1/tasks").addSuccess(TaskList))
   .add(
@@ -85,7 +89,10 @@ export class TasksApi extends HttpApiGroup.make("tasks")
       .setPayload(NewRunBody)
       .addSuccess(Launched, { status: 202 })
       .addError(ApiErrors.NotFound)
+      .addError(ApiErrors.Unauthorized)
+      .addError(ApiErrors.Forbidden)
+      .middleware(SessionTokenHeader)
   )
   .addError(ApiErrors.InternalError)
-  .middleware(JsonBody)
+  .middleware(ApiAccess)
 {}

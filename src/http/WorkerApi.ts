@@ -5,9 +5,8 @@
  */
 import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { ParseResult, Schema } from "effect"
-import { AuthHeaders } from "./auth.js"
+import { AuthHeaders, WorkerAuth } from "./auth.js"
 import { ApiErrors } from "./errors.js"
-import { JsonBody } from "./limits.js"
 import { strictBody } from "./RunsApi.js"
 
 const exact = <S extends Schema.Schema.All>(s: S) => Schema.optionalWith(s, { exact: true })
@@ -81,7 +80,6 @@ export class WorkerApi extends HttpApiGroup.make("worker")
       .setPayload(ResultBody)
       .addSuccess(Submitted)
       .addError(ApiErrors.Unprocessable)
-      .middleware(JsonBody)
   )
   .add(
     HttpApiEndpoint.post("artifact", "/v1/worker/artifact")
@@ -96,10 +94,11 @@ export class WorkerApi extends HttpApiGroup.make("worker")
       .setPayload(AskBody)
       .addSuccess(AskAnswer)
       .addError(ApiErrors.Conflict)
-      .middleware(JsonBody)
   )
   .addError(ApiErrors.BadRequest)
   .addError(ApiErrors.Unauthorized)
   .addError(ApiErrors.Gone)
   .addError(ApiErrors.InternalError)
+  // every worker route: the step's credential, checked before the body is read
+  .middleware(WorkerAuth)
 {}

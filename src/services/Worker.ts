@@ -58,42 +58,48 @@ export interface DataBody {
   readonly body: Uint8Array
 }
 
+/**
+ * What a verb is called with: the step binding the HTTP edge already verified, or a raw
+ * handle / capability token (verified here; in-process callers and tests).
+ */
+export type WorkerCredential = StepBinding | string
+
 /** Who reads the data path: a worker (only its own run's outputs) or an operator (any). */
 export type DataAccess =
-  | { readonly _tag: "worker"; readonly credential: string }
+  | { readonly _tag: "worker"; readonly credential: WorkerCredential }
   | { readonly _tag: "operator" }
 
 export interface WorkerShape {
   /** `GET /v1/worker/prompt`; `taskId` (if given) must be the credential's step. */
   readonly prompt: (
-    credential: string,
+    credential: WorkerCredential,
     taskId?: string
   ) => Effect.Effect<PromptPayload, CredentialError | WrongStep | StepGone>
   /** `POST /v1/worker/submit?verdict=`; the raw body is parsed as in parseResult.ts. */
   readonly submit: (
-    credential: string,
+    credential: WorkerCredential,
     body: string | Uint8Array,
     verdict?: Verdict
   ) => Effect.Effect<Submitted, CredentialError | StepGone | VerdictRefused>
   /** `POST /v1/worker/result` `{value, ok}`: ok → verdict pass, else blocked. */
   readonly result: (
-    credential: string,
+    credential: WorkerCredential,
     result: { readonly value: unknown; readonly ok: boolean }
   ) => Effect.Effect<Submitted, CredentialError | StepGone | VerdictRefused>
   /** `POST /v1/worker/artifact?name=`: stage a named part (parsed like a submit). */
   readonly artifact: (
-    credential: string,
+    credential: WorkerCredential,
     name: string,
     body: string | Uint8Array
   ) => Effect.Effect<StagedPart, CredentialError | StepGone | BadWorkerInput>
   /** `POST /v1/worker/ask`: an `ask` to the seat's session, nested under the step's spawn. */
   readonly ask: (
-    credential: string,
+    credential: WorkerCredential,
     question: unknown
   ) => Effect.Effect<{ readonly answer: unknown }, CredentialError | StepGone | AskFailed>
   /** `POST /v1/data/emit?name=`. */
   readonly emit: (
-    credential: string,
+    credential: WorkerCredential,
     name: string,
     body: Uint8Array,
     contentType?: string
@@ -134,6 +140,9 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
       const events = yield* RunEvents
       const seatDeps = yield* Effect.context<Seats | SessionDirectory>()
 
+      const verified = (credential: WorkerCredential) =>
+        typeof credential === "string" ? caps.verify(credential) : Effect.succeed(credential)
+
       const gone = (stepId: string, why: string) =>
         new StepGone({ stepId, message: `step ${stepId} takes no more input: ${why}` })
 
@@ -161,9 +170,9 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
           return a
         }))
 
-      const store = (credential: string, value: unknown, verdict: Verdict, bytes: number) =>
+      const store = (credential: WorkerCredential, value: unknown, verdict: Verdict, bytes: number) =>
         Effect.gen(function*() {
-          const binding = yield* caps.verify(credential)
+          const binding = yield* verified(credential)
           const at = new Date(yield* Clock.currentTimeMillis).toISOString()
           return yield* modifyStep(binding, (s) => {
             if (verdict === "pass" && s.verdicts !== undefined) {
@@ -188,7 +197,7 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
 
       const prompt: WorkerShape["prompt"] = (credential, taskId) =>
         Effect.gen(function*() {
-          const binding = yield* caps.verify(credential)
+          const binding = yield* verified(credential)
           if (taskId !== undefined && taskId !== binding.stepId) {
             return yield* new WrongStep({ message: `this credential belongs to another step than ${taskId}` })
           }
@@ -200,7 +209,7 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
       const artifact: WorkerShape["artifact"] = (credential, name, body) =>
         Effect.gen(function*() {
           if (name.trim() === "") return yield* new BadWorkerInput({ message: "name: give the part a non-empty name" })
-          const binding = yield* caps.verify(credential)
+          const binding = yield* verified(credential)
           const part = parseResultBody(body)
           return yield* modifyStep(binding, (s) =>
             Effect.succeed<[StagedPart, StepRecord]>([
@@ -211,7 +220,7 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
 
       const ask: WorkerShape["ask"] = (credential, question) =>
         Effect.gen(function*() {
-          const binding = yield* caps.verify(credential)
+          const binding = yield* verified(credential)
           const s = yield* liveStep(binding)
           if (s.seat === undefined) {
             return yield* new AskFailed({ message: `step ${s.step_id} has no operator seat to ask` })
@@ -245,7 +254,7 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
       const emit: WorkerShape["emit"] = (credential, name, body, contentType) =>
         Effect.gen(function*() {
           if (name.trim() === "") return yield* new BadWorkerInput({ message: "name: give the output a non-empty name" })
-          const binding = yield* caps.verify(credential)
+          const binding = yield* verified(credential)
           const s = yield* liveStep(binding)
           const record: OutputRecord = {
             out_id: newOutId(),
@@ -264,7 +273,7 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
 
       const getData: WorkerShape["getData"] = (access, ref) =>
         Effect.gen(function*() {
-          const runId = access._tag === "worker" ? (yield* caps.verify(access.credential)).runId : undefined
+          const runId = access._tag === "worker" ? (yield* verified(access.credential)).runId : undefined
           const found = isOutId(ref) ? yield* outputs.get(ref) : yield* outputs.latestByName(runId, ref)
           if (Option.isNone(found)) return yield* new OutputNotFound({ ref, message: `no output ${ref}` })
           const o = found.value
