@@ -14,11 +14,18 @@ import { rawBody, refuseDeclaredOversize } from "./rawBody.js"
 
 const utf8 = new TextDecoder()
 
-/** A raw result that would parse as JSON must not nest deeper than JSON bodies may (400 `too_deep`). */
-export const refuseDeepResult = (body: Uint8Array) =>
-  isTooDeep(utf8.decode(body))
+/**
+ * A raw result that reads as JSON (an object or array, or one in a leading code fence) must
+ * not nest deeper than JSON bodies may (400 `too_deep`); plain text is never refused.
+ */
+export const refuseDeepResult = (body: Uint8Array) => {
+  const text = utf8.decode(body)
+  const start = text.trimStart()
+  const jsonLike = start.startsWith("{") || start.startsWith("[") || start.startsWith("```")
+  return jsonLike && isTooDeep(text)
     ? Effect.fail(new BadRequest({ code: "too_deep", message: tooDeepMessage("the body") }))
     : Effect.void
+}
 
 export const WorkerLive = HttpApiBuilder.group(Api, "worker", (handlers) =>
   Effect.gen(function*() {

@@ -15,6 +15,7 @@ import type { IncomingMessage, Server } from "node:http"
 import type { Duplex } from "node:stream"
 import { WebSocket, WebSocketServer } from "ws"
 import { ServerConfig } from "../layers/ServerConfig.js"
+import { WS_PROTOCOL } from "./auth.js"
 
 const heads = new WeakMap<IncomingMessage, Buffer>()
 const noop = () => {}
@@ -73,7 +74,13 @@ export class WsUpgrade extends Context.Tag("swarmgate/WsUpgrade")<WsUpgrade, {
       const config = yield* ServerConfig
       const wss = yield* Effect.acquireRelease(
         Effect.sync(() =>
-          new WebSocketServer({ noServer: true, maxPayload: config.limits.frame, perMessageDeflate: false })
+          new WebSocketServer({
+            noServer: true,
+            maxPayload: config.limits.frame,
+            perMessageDeflate: false,
+            // a browser that sent its token as `bearer.<token>` gets `swarmgate.v1` back (protocol.md §4)
+            handleProtocols: (offered) => (offered.has(WS_PROTOCOL) ? WS_PROTOCOL : false)
+          })
         ),
         (wss) =>
           Effect.forEach(wss.clients, (ws) => closeAndWait(ws, SHUTDOWN_CLOSE), { concurrency: "unbounded" }).pipe(

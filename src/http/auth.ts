@@ -233,6 +233,50 @@ export const actAs = (sid: string) =>
     })
   })
 
+/** The WebSocket subprotocol of the operator socket (protocol.md §4). */
+export const WS_PROTOCOL = "swarmgate.v1"
+const BEARER_PROTOCOL = "bearer."
+
+/**
+ * The operator socket's credential: `Authorization: Bearer`, or (browsers cannot set
+ * headers) the subprotocol list `swarmgate.v1, bearer.<token>`. Never the query string,
+ * which ends up in logs: a `token`/`access_token` parameter is refused.
+ */
+export const socketToken = (request: HttpServerRequest.HttpServerRequest): Effect.Effect<string, Unauthorized> => {
+  const query = request.url.indexOf("?")
+  if (query !== -1) {
+    const params = new URLSearchParams(request.url.slice(query + 1))
+    if (params.has("token") || params.has("access_token")) {
+      return Effect.fail(
+        new Unauthorized({
+          code: "token_in_query",
+          message: "a token in the query string is refused (it ends up in logs); send Authorization: Bearer " +
+            "<token>, or from a browser the subprotocols \"swarmgate.v1\" and \"bearer.<token>\""
+        })
+      )
+    }
+  }
+  if (request.headers.authorization === undefined) {
+    const offered = (request.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim())
+    const carried = offered.find((p) => p.startsWith(BEARER_PROTOCOL))
+    if (carried !== undefined) {
+      if (!offered.includes(WS_PROTOCOL)) {
+        return Effect.fail(
+          new Unauthorized({
+            code: "malformed_credential",
+            message: `a token as a subprotocol goes with the subprotocol "${WS_PROTOCOL}": offer both`
+          })
+        )
+      }
+      const token = carried.slice(BEARER_PROTOCOL.length)
+      return token === ""
+        ? Effect.fail(new Unauthorized({ code: "malformed_credential", message: "the subprotocol bearer.<token> is empty" }))
+        : Effect.succeed(token)
+    }
+  }
+  return bearerToken(request.headers.authorization)
+}
+
 /** Every credential middleware, for `ApiGroupsLive`. */
 export const AuthLive = Layer.mergeAll(
   ApiAccess.layer,
