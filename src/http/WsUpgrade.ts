@@ -51,7 +51,10 @@ export const closeAndWait = (
     if (close !== undefined && (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING)) {
       ws.close(close.code, close.reason)
     }
-    return closed.pipe(
+    // Often run from a finalizer (uninterruptible): without `interruptible` the timeout could
+    // not stop the wait, and a peer that never answers the close would hold it until ws's own
+    // 30 s timer (and with it a server shutdown).
+    return Effect.interruptible(closed).pipe(
       Effect.timeoutTo({ duration: grace, onSuccess: () => false, onTimeout: () => true }),
       Effect.flatMap((timedOut) => (timedOut ? Effect.sync(() => ws.terminate()) : Effect.void))
     )

@@ -5,7 +5,7 @@
 import { HttpLayerRouter } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
-import { createServer, STATUS_CODES } from "node:http"
+import { createServer, type Server, STATUS_CODES } from "node:http"
 import type { Socket } from "node:net"
 import type { Duplex } from "node:stream"
 import { RoutesLive } from "../http/routes.js"
@@ -38,8 +38,28 @@ export const onClientError = (error: Error & { readonly code?: string }, socket:
   )
 }
 
+/** How long requests still in flight may finish once the server stops listening. */
+export const DRAIN_GRACE_MS = 1_000
+
+/**
+ * `close` waits for every connection to end, and a request that waits on an operator (a
+ * sub-agent's ask, a `wait: true` launch) may never end by itself: shutdown would hang
+ * (cli.md: exit within 5 s). Idle keep-alive connections go at once; whatever is still
+ * open after the grace is cut, which ends its request fiber.
+ */
+const boundedClose = (server: Server): Server => {
+  const close = server.close.bind(server)
+  server.close = ((callback?: (error?: Error) => void) => {
+    close(callback)
+    server.closeIdleConnections()
+    setTimeout(() => server.closeAllConnections(), DRAIN_GRACE_MS).unref()
+    return server
+  }) as Server["close"]
+  return server
+}
+
 export const makeNodeServer = () => {
-  const server = guardUpgrades(createServer())
+  const server = boundedClose(guardUpgrades(createServer()))
   server.on("clientError", onClientError)
   return server
 }
