@@ -1,5 +1,5 @@
 /**
- * The process around the CLI (cli.md, `serve`): the first SIGINT/SIGTERM interrupts the
+ * The process around the CLI (CLI, `serve`): the first SIGINT/SIGTERM interrupts the
  * program, whose finalizers stop taking work, mark runs interrupted, close sockets with
  * 1001 and kill subprocess agents; the process then exits 0. Shutdown is bounded: if it
  * has not finished after `SHUTDOWN_BUDGET_MS` the process exits anyway (subprocess agents

@@ -85,7 +85,7 @@ export const runConnection = (
     const inbox = yield* Queue.unbounded<Inbound>()
     const closed = yield* Deferred.make<void>()
     let socket: WebSocket | undefined
-    // protocol.md §3 rule 6: what a socket may hold unsent; an error frame over it is dropped
+    // the protocol bounds outbound: what a socket may hold unsent; an error frame over it is dropped
     const maxBuffered = config.limits.outboundBuffer
     const send = (frame: Parameters<typeof encodeServerFrame>[0]) =>
       Effect.sync(() => {

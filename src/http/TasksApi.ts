@@ -71,7 +71,7 @@ export class TasksApi extends HttpApiGroup.make("tasks")
       .addSuccess(Launched, { status: 202 })
       .addError(ApiErrors.NotFound)
       .addError(ApiErrors.Unprocessable)
-      // `operator_sid` seats a session: its token in Authorization (http-api.md)
+      // `operator_sid` seats a session: its token in Authorization
       .addError(ApiErrors.Unauthorized)
       .addError(ApiErrors.Forbidden)
       .middleware(SessionTokenHeader)

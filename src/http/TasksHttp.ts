@@ -11,7 +11,7 @@ export const TasksLive = HttpApiBuilder.group(Api, "tasks", (handlers) =>
     return handlers
       .handle("launch", ({ payload }) =>
         Effect.gen(function*() {
-          // seating a session is an act of that session (http-api.md): its token, before anything else
+          // seating a session is an act of that session: its token, before anything else
           if (payload.operator_sid !== undefined) yield* actAs(payload.operator_sid)
           return yield* Effect.gen(function*() {
             // the blueprint is validated (422) and the sid checked (404) before anything is created

@@ -81,7 +81,7 @@ export class WsUpgrade extends Context.Tag("swarmgate/WsUpgrade")<WsUpgrade, {
             noServer: true,
             maxPayload: config.limits.frame,
             perMessageDeflate: false,
-            // a browser that sent its token as `bearer.<token>` gets `swarmgate.v1` back (protocol.md §4)
+            // a browser that sent its token as `bearer.<token>` gets `swarmgate.v1` back
             handleProtocols: (offered) => (offered.has(WS_PROTOCOL) ? WS_PROTOCOL : false)
           })
         ),

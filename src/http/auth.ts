@@ -1,7 +1,7 @@
 /**
- * Credentials at the API edge (http-api.md "Browser safety and access", operator and
+ * Credentials at the API edge (the HTTP API's browser-safety rules, operator and
  * worker routes). Each kind of credential is one `HttpApiMiddleware`: it runs before the
- * handler and before any body is read (http-api.md: a credentialed route checks the
+ * handler and before any body is read (HTTP API: a credentialed route checks the
  * credential first), and hands the handler what the credential proved — the step a worker
  * credential is bound to, the session a token belongs to — so no handler parses headers.
  */
@@ -56,7 +56,7 @@ export const sameSecret = (a: string, b: string): boolean => timingSafeEqual(dig
 export const API_TOKEN_HEADER = "x-api-token"
 
 /**
- * The API token on blueprint, task and run routes (http-api.md "API token beyond
+ * The API token on blueprint, task and run routes (the HTTP API's "API token beyond
  * loopback"). Without a configured token (a loopback bind) everything passes.
  */
 export class ApiAccess extends HttpApiMiddleware.Tag<ApiAccess>()("swarmgate/ApiAccess", {
@@ -204,7 +204,7 @@ export class SessionTokenHeader extends HttpApiMiddleware.Tag<SessionTokenHeader
 }
 
 /**
- * Acting for session `sid` (http-api.md: seating is an act of that session): unknown sid
+ * Acting for session `sid` (HTTP API: seating is an act of that session): unknown sid
  * 404, no or malformed credential 401, a token of no session 401, another session's 403.
  */
 export const actAs = (sid: string) =>
@@ -233,7 +233,7 @@ export const actAs = (sid: string) =>
     })
   })
 
-/** The WebSocket subprotocol of the operator socket (protocol.md §4). */
+/** The WebSocket subprotocol of the operator socket (protocol §4). */
 export const WS_PROTOCOL = "swarmgate.v1"
 const BEARER_PROTOCOL = "bearer."
 

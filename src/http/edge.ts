@@ -1,5 +1,5 @@
 /**
- * The rules every request meets before any route (http-api.md "Browser safety and
+ * The rules every request meets before any route (the HTTP API "Browser safety and
  * access"): the `Host` must be one of ours (DNS rebinding), a browser `Origin` must be
  * ours or allowed (cross-site pages), and a JSON route reads a body only when it says it is
  * JSON (no form or `text/plain` post ever becomes a run). Pure functions of the request

@@ -76,7 +76,7 @@ export const Envelope = Schema.Struct({
 })
 export type Envelope = typeof Envelope.Type
 
-/** An error body never grows with the input (http-api.md): 50 problems, quotes cut. */
+/** An error body never grows with the input: 50 problems, quotes cut. */
 export const DETAILS_MAX = 50
 const MESSAGE_MAX = 2000
 const DETAIL_TEXT_MAX = 300

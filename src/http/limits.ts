@@ -21,7 +21,7 @@ export class InvalidJsonBody extends Data.TaggedError("InvalidJsonBody")<{
   readonly reason: string
 }> {}
 
-/** A JSON body nests deeper than the limit (http-api.md: 400 `too_deep`). */
+/** A JSON body nests deeper than the limit (400 `too_deep`). */
 export class JsonTooDeep extends Data.TaggedError("JsonTooDeep")<{}> {}
 
 /** The routes whose body is raw bytes (a result, a part, an output), not JSON. */

@@ -44,7 +44,7 @@ export const DRAIN_GRACE_MS = 1_000
 /**
  * `close` waits for every connection to end, and a request that waits on an operator (a
  * sub-agent's ask, a `wait: true` launch) may never end by itself: shutdown would hang
- * (cli.md: exit within 5 s). Idle keep-alive connections go at once; whatever is still
+ * (serve must exit within 5 s). Idle keep-alive connections go at once; whatever is still
  * open after the grace is cut, which ends its request fiber.
  */
 const boundedClose = (server: Server): Server => {

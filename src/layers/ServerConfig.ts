@@ -15,7 +15,7 @@ export interface BodyLimits {
   readonly workerBody: number
   /** One WebSocket frame; larger closes the socket with 1009. */
   readonly frame: number
-  /** Bytes an operator socket may hold unsent before the writer waits (protocol.md §3 rule 6). */
+  /** Bytes an operator socket may hold unsent before the writer waits; past it for long, close 1008. */
   readonly outboundBuffer: number
 }
 

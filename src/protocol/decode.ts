@@ -112,7 +112,7 @@ const oneLine = (s: string, max = 160): string => {
   return flat.length > max ? `${flat.slice(0, max)}…` : flat
 }
 
-// an error frame is never large (protocol.md §2.1): echoed ids and quotes are cut to 200
+// an error frame is never large: echoed ids and quotes are cut to 200
 const problem = (message: string, reqId: string | undefined): FrameProblem =>
   reqId === undefined
     ? { code: "bad_frame", message: cut(message, 1000) }

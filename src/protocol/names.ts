@@ -1,5 +1,5 @@
 /**
- * Names chosen by a sub-agent that travel in URLs and response headers (http-api.md, data
+ * Names chosen by a sub-agent that travel in URLs and response headers (HTTP API, data
  * path): 1–128 characters of `[A-Za-z0-9._-]`, so every stored output can be read back.
  */
 import { Schema } from "effect"
