@@ -21,7 +21,7 @@ import { socketToken } from "./auth.js"
 import { BadRequest, UpgradeRequired } from "./errors.js"
 import { makeKeepalive } from "./keepalive.js"
 import { credentialError } from "./OperatorsHttp.js"
-import { closeAndWait, SHUTDOWN_CLOSE, type UpgradeFailed, WsUpgrade } from "./WsUpgrade.js"
+import { closeAndWait, SHUTDOWN_CLOSE, SHUTDOWN_GRACE, type UpgradeFailed, WsUpgrade } from "./WsUpgrade.js"
 
 export const OPERATOR_WS_PATH = "/v1/operators/:sid/ws"
 
@@ -106,7 +106,8 @@ export const runConnection = (
     yield* Effect.addFinalizer((exit) =>
       socket === undefined ? Effect.void : closeAndWait(
         socket,
-        Exit.isSuccess(exit) ? undefined : Exit.isInterrupted(exit) ? SHUTDOWN_CLOSE : INTERNAL_CLOSE
+        Exit.isSuccess(exit) ? undefined : Exit.isInterrupted(exit) ? SHUTDOWN_CLOSE : INTERNAL_CLOSE,
+        SHUTDOWN_GRACE
       )
     )
 

@@ -34,6 +34,8 @@ export const guardUpgrades = (server: Server): Server =>
 export class UpgradeFailed extends Data.TaggedError("UpgradeFailed")<{ readonly message: string }> {}
 
 export const SHUTDOWN_CLOSE = { code: 1001, reason: "server shutting down" } as const
+/** How long a peer has to answer the 1001 at shutdown; the whole shutdown must fit in 5 s. */
+export const SHUTDOWN_GRACE = "1 second"
 
 /** Close (unless closed) and wait until the TCP socket is gone; after `grace`, cut it. */
 export const closeAndWait = (
@@ -86,7 +88,7 @@ export class WsUpgrade extends Context.Tag("swarmgate/WsUpgrade")<WsUpgrade, {
           })
         ),
         (wss) =>
-          Effect.forEach(wss.clients, (ws) => closeAndWait(ws, SHUTDOWN_CLOSE), { concurrency: "unbounded" }).pipe(
+          Effect.forEach(wss.clients, (ws) => closeAndWait(ws, SHUTDOWN_CLOSE, SHUTDOWN_GRACE), { concurrency: "unbounded" }).pipe(
             Effect.zipRight(Effect.async<void>((resume) => wss.close(() => resume(Effect.void))))
           )
       )
