@@ -137,18 +137,28 @@ export class Steps extends Context.Tag("swarmgate/Steps")<Steps, StepsShape>() {
       const seal: StepsShape["seal"] = (stepId) =>
         modify(stepId, (s) => Effect.succeed([s, Option.some<StepRecord>({ ...s, sealed: true })] as const))
 
+      const ended = (s: StepRecord, end: StepEnd, at: string): StepRecord => ({
+        ...s,
+        status: end.status,
+        finished_at: at,
+        sealed: true,
+        ...("value" in end && end.value !== undefined ? { value: end.value } : {}),
+        ...(end.error !== undefined ? { error: end.error } : {}),
+        ...("stats" in end && end.stats !== undefined ? { stats: end.stats } : {})
+      })
+
+      // Only a seated (operator) step has a worker that writes to it; the others (builtin,
+      // subprocess) have one writer, the dispatching fiber, and skip the lock.
       const finish: StepsShape["finish"] = (stepId, end, at) =>
-        modify(stepId, (s) => {
-          const next: StepRecord = {
-            ...s,
-            status: end.status,
-            finished_at: at,
-            sealed: true,
-            ...("value" in end && end.value !== undefined ? { value: end.value } : {}),
-            ...(end.error !== undefined ? { error: end.error } : {}),
-            ...("stats" in end && end.stats !== undefined ? { stats: end.stats } : {})
+        Effect.flatMap(repo.get(stepId), (found) => {
+          if (Option.isSome(found) && found.value.seat === undefined) {
+            const next = ended(found.value, end, at)
+            return Effect.as(repo.put(next), Option.some(next))
           }
-          return Effect.succeed([next, Option.some(next)] as const)
+          return modify(stepId, (s) => {
+            const next = ended(s, end, at)
+            return Effect.succeed([next, Option.some(next)] as const)
+          })
         })
 
       const sealRun: StepsShape["sealRun"] = (runId) =>
@@ -160,8 +170,8 @@ export class Steps extends Context.Tag("swarmgate/Steps")<Steps, StepsShape>() {
           ))
 
       return {
-        // locked too: a resumed step's worker may still hold a credential for it
-        open: (record) => lock.withLock(record.step_id)(repo.put(record)),
+        // a resumed operator step's worker may still hold a credential for it
+        open: (record) => record.seat === undefined ? repo.put(record) : lock.withLock(record.step_id)(repo.put(record)),
         get: repo.get,
         listByRun: repo.listByRun,
         setStatus: (stepId, status: StepStatus) => update(stepId, (s) => ({ ...s, status })),
