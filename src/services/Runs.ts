@@ -24,7 +24,7 @@ import {
 import type { Blueprint } from "../protocol/blueprint.js"
 import { isRunId, isSid, isTaskId, newRunId, newTaskId, type RunId, type Sid, type TaskId } from "../protocol/ids.js"
 import type { RunSummary, RunView, TaskSummary, TaskView } from "../protocol/views.js"
-import { RUN_CANCELLED, SEAT_TAKEN_OVER } from "./agents/seated.js"
+import type { Withdrawal, WithdrawalReason } from "../protocol/withdrawal.js"
 import { Dispatcher, type RunDispatch } from "./Dispatcher.js"
 import {
   BlueprintNotFound,
@@ -303,12 +303,8 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
           return yield* newRun(task, request.input, sid)
         })
 
-      const withdrawAll = (runId: RunId, filter: (taskId: string) => boolean, reason: string, sids: ReadonlyArray<string>) =>
-        Effect.forEach(
-          sids,
-          (sid) => directory.withdraw(sid, (e) => e.runId === runId && filter(e.taskId), reason),
-          { discard: true }
-        )
+      const withdrawAll = (target: Withdrawal, reason: WithdrawalReason, sids: ReadonlyArray<string>) =>
+        Effect.forEach(sids, (sid) => directory.withdraw(sid, target, reason), { discard: true })
 
       const cancel: RunsShape["cancel"] = (id) =>
         Effect.gen(function*() {
@@ -337,7 +333,7 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
           }
           yield* entry.dispatch.cancelling
           const holders = yield* seats.holders(runId)
-          yield* withdrawAll(runId, () => true, RUN_CANCELLED, holders)
+          yield* withdrawAll({ run_id: runId }, "run_cancelled", holders)
           const fiber = yield* Deferred.await(entry.fiber)
           yield* Fiber.interrupt(fiber)
           yield* Deferred.await(entry.ended)
@@ -385,10 +381,8 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
           const result = yield* seats.take(run.run_id, name, holder)
           if (result.previous !== undefined && result.previous.sid !== sid) {
             const list = yield* steps.listByRun(run.run_id)
-            const ofSeat = new Set<string>(
-              list.filter((s) => s.seat === name && !isStepFinished(s.status)).map((s) => s.step_id)
-            )
-            yield* withdrawAll(run.run_id, (taskId) => ofSeat.has(taskId), SEAT_TAKEN_OVER, [result.previous.sid])
+            const ofSeat = list.filter((s) => s.seat === name && !isStepFinished(s.status)).map((s) => s.step_id)
+            yield* withdrawAll({ run_id: run.run_id, step_ids: ofSeat }, "seat_taken_over", [result.previous.sid])
           }
           return result
         })
