@@ -15,6 +15,7 @@ import { Cause, Effect, Option } from "effect"
 import { ServerConfig } from "../layers/ServerConfig.js"
 import { apiErrorResponse, envelopeResponse, isApiError } from "./errors.js"
 import { BodyTooLarge, bodyLimitFor, InvalidJsonBody, withBodyLimit } from "./limits.js"
+import { didYouMean } from "./nearestRoute.js"
 
 export interface KnownRoute {
   readonly method: string
@@ -111,7 +112,8 @@ const decodes = (path: string): boolean => {
 const handleCause = (
   request: HttpServerRequest.HttpServerRequest,
   allowedMethods: (url: string) => ReadonlyArray<string>,
-  cause: Cause.Cause<unknown>
+  cause: Cause.Cause<unknown>,
+  routes: ReadonlyArray<KnownRoute> = []
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, HttpLayerRouter.unhandled> => {
   // a client that went away or a server shutting down: nobody to answer
   if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
@@ -135,7 +137,9 @@ const handleCause = (
         ? envelopeResponse(
           404,
           "not_found",
-          `no route ${request.method} ${pathOf(request.url)}; every route is under /v1 (see http-api.md)`
+          `no route ${request.method} ${pathOf(request.url)}.${
+            didYouMean(routes, request.method, pathOf(request.url))
+          } Every route is listed at /docs and GET /v1/openapi.json.`
         )
         : envelopeResponse(
           405,
@@ -202,7 +206,7 @@ export const ErrorEnvelopeLive = (routes: ReadonlyArray<KnownRoute>) =>
           return httpEffect.pipe(
             Effect.provideService(HttpServerRequest.HttpServerRequest, limited),
             Effect.map(rewriteDecodeError),
-            Effect.catchAllCause((cause) => handleCause(request, allowedMethods, cause)),
+            Effect.catchAllCause((cause) => handleCause(request, allowedMethods, cause, routes)),
             Effect.map((response) => closeRefusedUpgrade(request, response))
           )
         })

@@ -13,6 +13,8 @@ import { HealthLive } from "./HealthHttp.js"
 import { JsonBody } from "./limits.js"
 import { OPERATOR_WS_PATH, OperatorSocketLive } from "./OperatorSocket.js"
 import { OperatorsLive } from "./OperatorsHttp.js"
+import { DOCS_PATH } from "./ReferenceApi.js"
+import { DocsPageLive, ReferenceLive } from "./ReferenceHttp.js"
 import { RunsLive } from "./RunsHttp.js"
 import { TasksLive } from "./TasksHttp.js"
 import { WorkerLive } from "./WorkerHttp.js"
@@ -24,16 +26,21 @@ export const ApiGroupsLive = Layer.mergeAll(
   TasksLive,
   RunsLive,
   WorkerLive,
-  DataLive
+  DataLive,
+  ReferenceLive
 ).pipe(Layer.provide(JsonBody.layer))
 
 export const ApiRoutesLive = HttpLayerRouter.addHttpApi(Api).pipe(Layer.provide(ApiGroupsLive))
 
 /** Raw (non-HttpApi) routes, for the 404/405 decision. */
-export const rawRoutes: ReadonlyArray<KnownRoute> = [{ method: "GET", path: OPERATOR_WS_PATH }]
+export const rawRoutes: ReadonlyArray<KnownRoute> = [
+  { method: "GET", path: OPERATOR_WS_PATH },
+  { method: "GET", path: DOCS_PATH }
+]
 
 export const RoutesLive = Layer.mergeAll(
   ApiRoutesLive,
   OperatorSocketLive,
+  DocsPageLive,
   ErrorEnvelopeLive([...routesOfApi(Api), ...rawRoutes])
 )
