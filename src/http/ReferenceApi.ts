@@ -33,7 +33,6 @@ export class ReferenceApi extends HttpApiGroup.make("reference")
       }))
   )
   .addError(ApiErrors.InternalError)
-  .annotateContext(OpenApi.annotations({ title: "reference", description: "Machine-readable reference of this API" }))
 {}
 
 const html = { description: "an HTML page", content: { "text/html": { schema: { type: "string" } } } }
@@ -73,8 +72,22 @@ const rawOperations: Record<string, Record<string, unknown>> = {
   }
 }
 
-/** OpenAPI transform: adds the raw routes beside the HttpApi ones. */
+const groupDescriptions: Record<string, string> = {
+  health: "Is the server up, and what is it doing",
+  operators: "Operator sessions: log in, list, inspect, tear down, and the WebSocket",
+  blueprints: "Stored workflow documents, versioned",
+  tasks: "Launching work: a blueprint and an input",
+  runs: "Executions of tasks: follow, cancel, resume, take over a seat",
+  worker: "The sub-agent's side of one step; auth is the step's worker handle or capability token",
+  data: "Large outputs stored by sub-agents, passed on by id",
+  reference: "Machine-readable reference of this API"
+}
+
+/** OpenAPI transform: adds the raw routes beside the HttpApi ones, and says what each group is for. */
 export const withRawRoutes = (spec: Record<string, any>): Record<string, any> => ({
   ...spec,
+  tags: (spec.tags as Array<{ name: string }>).map((tag) =>
+    groupDescriptions[tag.name] === undefined ? tag : { ...tag, description: groupDescriptions[tag.name] }
+  ),
   paths: { ...spec.paths, ...rawOperations }
 })

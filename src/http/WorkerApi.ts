@@ -3,7 +3,7 @@
  * worker handle or capability token as a Bearer. `submit` and `artifact` take the raw
  * body (any content type, 16 MiB); `result` and `ask` are JSON.
  */
-import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
+import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { ParseResult, Schema } from "effect"
 import { AuthHeaders } from "./auth.js"
 import { ApiErrors } from "./errors.js"
@@ -17,8 +17,8 @@ export const PromptPayload = Schema.Struct({
   run_id: Schema.String,
   attempt: Schema.Int,
   agent: Schema.String,
-  system: Schema.NullOr(Schema.String),
-  prompt: Schema.Unknown,
+  system: Schema.NullOr(Schema.String).annotations({ description: "the agent's rendered system prompt, or null" }),
+  prompt: Schema.Unknown.annotations({ description: "the step's input (any JSON; a string stays a string)" }),
   context: Schema.Record({ key: Schema.String, value: Schema.Unknown })
 })
 
@@ -62,6 +62,10 @@ export const AskAnswer = Schema.Struct({ answer: Schema.Unknown })
 export class WorkerApi extends HttpApiGroup.make("worker")
   .add(
     HttpApiEndpoint.get("prompt", "/v1/worker/prompt")
+      .annotateContext(OpenApi.annotations({
+        summary: "Fetch the step's prompt (sub-agent)",
+        description: "Bearer is the worker handle or capability token from the spawn. `task_id`, when given, must be the credential's step (403 otherwise)."
+      }))
       .setHeaders(AuthHeaders)
       .setUrlParams(Schema.Struct({ task_id: exact(Schema.String) }))
       .addSuccess(PromptPayload)
@@ -69,14 +73,21 @@ export class WorkerApi extends HttpApiGroup.make("worker")
   )
   .add(
     HttpApiEndpoint.post("submit", "/v1/worker/submit")
+      .annotateContext(OpenApi.annotations({
+        summary: "Submit the step's result as a raw body (sub-agent)",
+        description: "A body that parses as a JSON object or array (also inside one leading markdown code fence) becomes that JSON; anything else stays a string. `verdict`: pass (default), blocked (the step fails the flow) or skip. A second submit is 409; a finished step is 410."
+      }))
       .setHeaders(AuthHeaders)
-      .setUrlParams(Schema.Struct({ verdict: exact(VerdictParam) }))
+      .setUrlParams(Schema.Struct({
+        verdict: exact(VerdictParam.annotations({ description: "pass (default), blocked or skip" }))
+      }))
       .addSuccess(Submitted)
       .addError(ApiErrors.Unprocessable)
       .addError(ApiErrors.PayloadTooLarge)
   )
   .add(
     HttpApiEndpoint.post("result", "/v1/worker/result")
+      .annotateContext(OpenApi.annotations({ summary: "Submit the step's result as a JSON value (sub-agent)" }))
       .setHeaders(AuthHeaders)
       .setPayload(ResultBody)
       .addSuccess(Submitted)
@@ -85,6 +96,10 @@ export class WorkerApi extends HttpApiGroup.make("worker")
   )
   .add(
     HttpApiEndpoint.post("artifact", "/v1/worker/artifact")
+      .annotateContext(OpenApi.annotations({
+        summary: "Stage a named part of the result (sub-agent)",
+        description: "The step's value becomes `{\"out\": <result>, \"parts\": {<name>: <part>}}`. Refused after the submit (409)."
+      }))
       .setHeaders(AuthHeaders)
       .setUrlParams(Schema.Struct({ name: Schema.String }))
       .addSuccess(StagedPart)
@@ -92,6 +107,10 @@ export class WorkerApi extends HttpApiGroup.make("worker")
   )
   .add(
     HttpApiEndpoint.post("ask", "/v1/worker/ask")
+      .annotateContext(OpenApi.annotations({
+        summary: "Ask the operator a question mid-work (sub-agent)",
+        description: "Sends an `ask` to the operator session of the step's seat and answers when it replies."
+      }))
       .setHeaders(AuthHeaders)
       .setPayload(AskBody)
       .addSuccess(AskAnswer)
