@@ -56,8 +56,8 @@ const rawOperations: Record<string, Record<string, unknown>> = {
       operationId: "operators.socket",
       summary: "The operator WebSocket",
       description: "Upgrades to the operator session's WebSocket (see docs/operators.md for the frames). " +
-        "Send `Authorization: Bearer <session token>`, or the subprotocols `swarmgate.v1, bearer.<token>` " +
-        "from a browser. The credential is checked before the upgrade: 401 missing or wrong token, " +
+        "Send `Authorization: Bearer <session token>` (never in the query string). " +
+        "The credential is checked before the upgrade: 401 missing or wrong token, " +
         "404 unknown or expired session, 426 not an upgrade request.",
       parameters: [{ name: "sid", in: "path", required: true, schema: { type: "string" } }],
       security: [],

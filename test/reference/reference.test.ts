@@ -6,9 +6,10 @@
 import { HttpLayerRouter } from "@effect/platform"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Ajv } from "ajv"
-import { Effect, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
+import { Effect, Either, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
 import { AppLive } from "../../src/layers/App.js"
 import { RoutesLive } from "../../src/http/routes.js"
+import { validateBlueprint } from "../../src/services/flow/validate.js"
 import { version } from "../../src/version.js"
 import { envelopeCode, request, startServer, type TestServer } from "../e2e/helpers.js"
 import { blueprintExamples } from "./examples.js"
@@ -126,6 +127,13 @@ describe("GET /v1/schema/blueprint.json", () => {
     for (const example of examples) {
       const ok = validate(example.blueprint)
       expect({ where: example.where, errors: ok ? null : validate.errors }).toEqual({ where: example.where, errors: null })
+    }
+  })
+
+  it("and the server accepts them too (the schema is only the shape; these are whole, valid blueprints)", () => {
+    for (const example of blueprintExamples()) {
+      const problems = Either.match(validateBlueprint(example.blueprint), { onLeft: (p) => p, onRight: () => [] })
+      expect({ where: example.where, problems }).toEqual({ where: example.where, problems: [] })
     }
   })
 
