@@ -1,4 +1,4 @@
-/** Stored blueprints (http-api.md, Blueprints). */
+/** Stored blueprints (docs/http.md, Blueprints). */
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { ParseResult, Schema } from "effect"
 import { ApiErrors } from "./errors.js"

@@ -1,5 +1,5 @@
 /**
- * The data path (http-api.md): large outputs stored by the sub-agent and fetched by id or
+ * The data path (docs/http.md): large outputs stored by the sub-agent and fetched by id or
  * name. Emit takes the raw body (16 MiB) and keeps its Content-Type for the fetch.
  */
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"

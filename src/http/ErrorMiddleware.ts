@@ -1,5 +1,5 @@
 /**
- * The router-wide middleware that makes every error an envelope (http-api.md):
+ * The router-wide middleware that makes every error an envelope (docs/http.md):
  * unknown route 404, known path with another method 405, HttpApi's own decode
  * failures 400 `invalid_request` naming the field, body limit 413, unparsable JSON 400,
  * anything unexpected 500 (logged). It also puts the body limit on the request.

@@ -1,4 +1,4 @@
-/** `GET /v1/healthz`, `GET /v1/status` (http-api.md, Health). */
+/** `GET /v1/healthz`, `GET /v1/status` (docs/http.md, Health). */
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { ApiErrors } from "./errors.js"

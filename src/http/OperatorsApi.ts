@@ -1,4 +1,4 @@
-/** Operator session routes (http-api.md, Operator sessions). The socket route is raw: OperatorSocket.ts. */
+/** Operator session routes (docs/http.md, Operator sessions). The socket route is raw: OperatorSocket.ts. */
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { AuthHeaders } from "./auth.js"

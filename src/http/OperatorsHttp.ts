@@ -45,7 +45,7 @@ export const OperatorsLive = HttpApiBuilder.group(Api, "operators", (handlers) =
               message: "the token is not the token of any live operator session; log in with POST /v1/operators"
             })
           }
-          // idle sessions past the horizon go before anyone sees them listed (protocol.md §7)
+          // idle sessions past the horizon go before anyone sees them listed (docs/operators.md, Liveness and idle expiry)
           yield* sessions.sweep
           const all = yield* sessions.list()
           return {

@@ -1,4 +1,4 @@
-/** Runs (http-api.md, Tasks and runs) and the view schemas the tasks routes share. */
+/** Runs (docs/http.md, Tasks and runs) and the view schemas the tasks routes share. */
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { ParseResult, Schema } from "effect"
 import { AuthHeaders } from "./auth.js"

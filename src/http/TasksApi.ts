@@ -1,4 +1,4 @@
-/** Tasks (http-api.md, Tasks and runs): launching runs and reading tasks. */
+/** Tasks (docs/http.md, Tasks and runs): launching runs and reading tasks. */
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { ApiErrors } from "./errors.js"

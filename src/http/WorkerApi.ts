@@ -1,5 +1,5 @@
 /**
- * Worker endpoints (http-api.md): the sub-agent's side of a step. Auth is the step's
+ * Worker endpoints (docs/http.md): the sub-agent's side of a step. Auth is the step's
  * worker handle or capability token as a Bearer. `submit` and `artifact` take the raw
  * body (any content type, 16 MiB); `result` and `ask` are JSON.
  */

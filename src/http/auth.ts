@@ -1,5 +1,5 @@
 /**
- * Bearer credentials (http-api.md: `Authorization: Bearer <value>`). Parsing only;
+ * Bearer credentials (docs/http.md: `Authorization: Bearer <value>`). Parsing only;
  * comparing is the owner's job (Sessions compares digests in constant time).
  */
 import { Effect, Schema } from "effect"

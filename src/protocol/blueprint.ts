@@ -1,5 +1,5 @@
 /**
- * The blueprint document (spec blueprint.md): TS types plus the Schema that decodes it.
+ * The blueprint document (docs/blueprints.md): TS types plus the Schema that decodes it.
  *
  * Decode through `validateBlueprint` (services/flow/validate.ts), not this schema alone: the
  * schema checks shape only; agent references, seats, duplicate names and path syntax are

@@ -1,5 +1,5 @@
 /**
- * Tasks and runs (http-api.md, tasks and runs). One fiber per run, forked in this service's
+ * Tasks and runs (docs/http.md, tasks and runs). One fiber per run, forked in this service's
  * scope (not the caller's), so a run outlives the request that launched it and stops with
  * the server. Cancel withdraws the run's pending operator requests, then interrupts the
  * fiber (finalizers kill subprocesses). Seats are taken at launch (`operator_sid`) or one by
