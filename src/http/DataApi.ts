@@ -31,14 +31,14 @@ export class DataApi extends HttpApiGroup.make("data")
   )
   .add(
     HttpApiEndpoint.get("get", "/v1/data/:ref")
-      .annotateContext(OpenApi.annotations({
-        summary: "Read a stored output",
-        description: "`ref` is an `out_id` or a name (the latest output of that name). Needs a worker credential of the same run or an operator session token."
-      }))
       .setPath(Schema.Struct({ ref: Schema.String }))
       .setHeaders(AuthHeaders)
       // the stored body, with the content type it was emitted with
       .addSuccess(HttpApiSchema.Uint8Array())
+      .annotateContext(OpenApi.annotations({
+        summary: "Read a stored output",
+        description: "`ref` is an `out_id` or a name (the latest output of that name). Needs a worker credential of the same run or an operator session token."
+      }))
       .addError(ApiErrors.Forbidden)
       .addError(ApiErrors.NotFound)
   )

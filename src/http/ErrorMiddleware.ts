@@ -12,10 +12,10 @@ import {
   HttpServerResponse
 } from "@effect/platform"
 import { Cause, Effect, Option } from "effect"
+import { didYouMean } from "./nearestRoute.js"
 import { ServerConfig } from "../layers/ServerConfig.js"
 import { apiErrorResponse, envelopeResponse, isApiError } from "./errors.js"
 import { BodyTooLarge, bodyLimitFor, InvalidJsonBody, withBodyLimit } from "./limits.js"
-import { didYouMean } from "./nearestRoute.js"
 
 export interface KnownRoute {
   readonly method: string
@@ -45,16 +45,22 @@ const patternOf = (path: string): RegExp =>
       ).join("/") + "$"
   )
 
-/** Methods that some route accepts for this path (empty: the path is unknown). */
+/**
+ * Methods that some route accepts for this path (empty: the path is unknown); its
+ * `didYouMean` is the 404's hint naming the nearest real route, if any.
+ */
 export const makeAllowedMethods = (routes: ReadonlyArray<KnownRoute>) => {
   const compiled = routes.map((r) => ({ method: r.method, pattern: patternOf(r.path) }))
-  return (url: string): ReadonlyArray<string> => {
+  const allowed = (url: string): ReadonlyArray<string> => {
     const path = pathOf(url)
     const methods = new Set<string>()
     for (const r of compiled) if (r.pattern.test(path)) methods.add(r.method)
     if (methods.has("GET")) methods.add("HEAD")
     return [...methods]
   }
+  return Object.assign(allowed, {
+    didYouMean: (method: string, url: string) => didYouMean(routes, method, pathOf(url))
+  })
 }
 
 interface DecodeIssue {
@@ -111,9 +117,8 @@ const decodes = (path: string): boolean => {
 
 const handleCause = (
   request: HttpServerRequest.HttpServerRequest,
-  allowedMethods: (url: string) => ReadonlyArray<string>,
-  cause: Cause.Cause<unknown>,
-  routes: ReadonlyArray<KnownRoute> = []
+  allowedMethods: ReturnType<typeof makeAllowedMethods>,
+  cause: Cause.Cause<unknown>
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, HttpLayerRouter.unhandled> => {
   // a client that went away or a server shutting down: nobody to answer
   if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
@@ -138,7 +143,7 @@ const handleCause = (
           404,
           "not_found",
           `no route ${request.method} ${pathOf(request.url)}.${
-            didYouMean(routes, request.method, pathOf(request.url))
+            allowedMethods.didYouMean(request.method, request.url)
           } Every route is listed at /docs and GET /v1/openapi.json.`
         )
         : envelopeResponse(
@@ -206,7 +211,7 @@ export const ErrorEnvelopeLive = (routes: ReadonlyArray<KnownRoute>) =>
           return httpEffect.pipe(
             Effect.provideService(HttpServerRequest.HttpServerRequest, limited),
             Effect.map(rewriteDecodeError),
-            Effect.catchAllCause((cause) => handleCause(request, allowedMethods, cause, routes)),
+            Effect.catchAllCause((cause) => handleCause(request, allowedMethods, cause)),
             Effect.map((response) => closeRefusedUpgrade(request, response))
           )
         })

@@ -26,11 +26,12 @@ export const ApiGroupsLive = Layer.mergeAll(
   TasksLive,
   RunsLive,
   WorkerLive,
-  DataLive,
-  ReferenceLive
+  DataLive
 ).pipe(Layer.provide(JsonBody.layer))
 
-export const ApiRoutesLive = HttpLayerRouter.addHttpApi(Api).pipe(Layer.provide(ApiGroupsLive))
+export const ApiRoutesLive = HttpLayerRouter.addHttpApi(Api).pipe(
+  Layer.provide(Layer.merge(ApiGroupsLive, ReferenceLive))
+)
 
 /** Raw (non-HttpApi) routes, for the 404/405 decision. */
 export const rawRoutes: ReadonlyArray<KnownRoute> = [
