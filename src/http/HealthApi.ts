@@ -13,7 +13,7 @@ export const Status = Schema.Struct({
   sessions: Schema.Int,
   connected_sessions: Schema.Int,
   pending_requests: Schema.Int,
-  uptime_secs: Schema.Int.annotations({ description: "seconds since the server started" })
+  uptime_secs: Schema.Int
 })
 
 export class HealthApi extends HttpApiGroup.make("health")

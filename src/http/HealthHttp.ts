@@ -1,11 +1,11 @@
 import { HttpApiBuilder } from "@effect/platform"
 import { Clock, Effect } from "effect"
+import pkg from "../../package.json" with { type: "json" }
 import { Sessions } from "../services/Sessions.js"
 import { Api } from "./Api.js"
 import { RunningRuns } from "./RunningRuns.js"
-import { version } from "../version.js"
 
-export { version } from "../version.js"
+export const version: string = pkg.version
 
 export const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
   Effect.gen(function*() {

@@ -17,8 +17,8 @@ export const PromptPayload = Schema.Struct({
   run_id: Schema.String,
   attempt: Schema.Int,
   agent: Schema.String,
-  system: Schema.NullOr(Schema.String).annotations({ description: "the agent's rendered system prompt, or null" }),
-  prompt: Schema.Unknown.annotations({ description: "the step's input (any JSON; a string stays a string)" }),
+  system: Schema.NullOr(Schema.String),
+  prompt: Schema.Unknown,
   context: Schema.Record({ key: Schema.String, value: Schema.Unknown })
 })
 

@@ -1,5 +1,5 @@
 /**
- * Id shapes of the vocabulary (the ids users see in docs/http.md) and their constructors.
+ * Id shapes of the vocabulary (spec README) and their constructors.
  * Every random part comes from node:crypto (a CSPRNG).
  */
 import { randomBytes, randomInt, randomUUID } from "node:crypto"
