@@ -49,7 +49,7 @@ export const EngineFromUrl = (options: EngineOptions = {}) =>
     )
   )
 
-/** Expires idle sessions every `idle.sweepEvery` (protocol.md §7); on the Clock, so TestClock drives it. */
+/** Expires idle sessions every `idle.sweepEvery` (docs/operators.md, Liveness and idle expiry); on the Clock, so TestClock drives it. */
 export const IdleSweepLive = Layer.scopedDiscard(
   Effect.gen(function*() {
     const sessions = yield* Sessions
@@ -60,7 +60,7 @@ export const IdleSweepLive = Layer.scopedDiscard(
   })
 )
 
-/** The one startup line, plus the exposure warning for a non-loopback bind (quality.md S5). */
+/** The one startup line, plus the exposure warning for a non-loopback bind (docs/security.md). */
 export const StartupLogLive = Layer.effectDiscard(
   Effect.gen(function*() {
     const config = yield* ServerConfig
@@ -89,7 +89,7 @@ export const StartupLogLive = Layer.effectDiscard(
  * Build order: storage, listener and registry, then the public URL (needs the bound port),
  * then the engine (reads both), then the routes (read the engine). Release runs the other
  * way: the routes stop first, then the engine interrupts its run fibers, which records
- * every running run as `interrupted` (cli.md, `serve`) while storage is still open, and
+ * every running run as `interrupted` (docs/commands.md, `serve`) while storage is still open, and
  * only then are the sessions ended.
  *
  * `engine`: settings such as the worker token TTL; `storage`: another storage than
