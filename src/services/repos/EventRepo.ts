@@ -12,6 +12,7 @@ export type RunEventType =
   | "request_answered"
   | "step_finished"
   | "run_finished"
+  | "run_interrupted"
 
 export interface RunEvent {
   readonly seq: number
