@@ -21,6 +21,22 @@ const SECRET_BYTES = 32
 const codeOf = (e: unknown): string =>
   typeof e === "object" && e !== null && "code" in e ? String((e as { code: unknown }).code) : String(e)
 
+const explain = (e: unknown): string => {
+  const code = codeOf(e)
+  switch (code) {
+    case "EEXIST":
+    case "ENOTDIR":
+      return `${code}: a path component is not a directory`
+    case "EACCES":
+    case "EPERM":
+      return `${code}: permission denied`
+    case "EROFS":
+      return `${code}: read-only file system`
+    default:
+      return code
+  }
+}
+
 /** mkdir -p with mode 0700 for what it creates, then a writability check (no stack trace either way). */
 export const prepareDataDir = (dir: string): Effect.Effect<void, StorageUnavailable> =>
   Effect.try({
@@ -32,7 +48,7 @@ export const prepareDataDir = (dir: string): Effect.Effect<void, StorageUnavaila
     catch: (cause) =>
       new StorageUnavailable({
         reason: "data_dir",
-        message: `cannot use the data directory ${dir} (${codeOf(cause)}): ` +
+        message: `cannot use the data directory ${dir} (${explain(cause)}): ` +
           `pass a writable --data-dir, set SWARMGATE_DATA_DIR, or use --memory`,
         cause
       })
@@ -48,7 +64,7 @@ export const ensurePrivateFile = (file: string): Effect.Effect<void, StorageUnav
     catch: (cause) =>
       new StorageUnavailable({
         reason: "data_dir",
-        message: `cannot create ${file} (${codeOf(cause)}): pass a writable --data-dir or use --memory`,
+        message: `cannot create ${file} (${explain(cause)}): pass a writable --data-dir or use --memory`,
         cause
       })
   })
@@ -85,7 +101,7 @@ export const loadSecret = (dir: string): Effect.Effect<Uint8Array, StorageUnavai
         message: codeOf(cause) === "EBADSECRET"
           ? `the server secret ${join(dir, SECRET_FILE)} is damaged (expected 64 hex characters): ` +
             `delete it to make a new one (worker credentials issued before then stop working)`
-          : `cannot read or create the server secret in ${dir} (${codeOf(cause)}): pass a writable --data-dir or use --memory`,
+          : `cannot read or create the server secret in ${dir} (${explain(cause)}): pass a writable --data-dir or use --memory`,
         cause
       })
   })
