@@ -5,6 +5,7 @@ import { CapabilityRepo } from "../services/repos/CapabilityRepo.js"
 import { EventRepo } from "../services/repos/EventRepo.js"
 import { OutputRepo } from "../services/repos/OutputRepo.js"
 import { RunRepo } from "../services/repos/RunRepo.js"
+import { SeatRepo } from "../services/repos/SeatRepo.js"
 import { ServerSecret } from "../services/repos/ServerSecret.js"
 import { SessionRepo } from "../services/repos/SessionRepo.js"
 import { StorageInfo } from "../services/repos/StorageInfo.js"
@@ -15,6 +16,7 @@ export const MemoryStorage = Layer.mergeAll(
   BlueprintRepo.memory,
   TaskRepo.memory,
   RunRepo.memory,
+  SeatRepo.memory,
   StepRepo.memory,
   EventRepo.memory,
   OutputRepo.memory,

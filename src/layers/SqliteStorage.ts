@@ -12,6 +12,7 @@ import { DATABASE_FILE, DatabaseLive } from "./sqlite/Database.js"
 import { loadSecret, prepareDataDir, type StorageUnavailable } from "./sqlite/DataDir.js"
 import { EventRepoSqlite } from "./sqlite/events.js"
 import { OutputRepoSqlite } from "./sqlite/outputs.js"
+import { SeatRepoSqlite } from "./sqlite/seats.js"
 import { SessionRepoSqlite } from "./sqlite/sessions.js"
 import { StepRepoSqlite } from "./sqlite/steps.js"
 import { RunRepoSqlite, TaskRepoSqlite } from "./sqlite/tasksAndRuns.js"
@@ -22,6 +23,7 @@ export const SqliteRepos = Layer.mergeAll(
   BlueprintRepoSqlite,
   TaskRepoSqlite,
   RunRepoSqlite,
+  SeatRepoSqlite,
   StepRepoSqlite,
   EventRepoSqlite,
   OutputRepoSqlite,

@@ -9,7 +9,7 @@
  */
 import { Clock, Context, Effect, Either, Layer, Option, type Ref } from "effect"
 import type { Blueprint } from "../protocol/blueprint.js"
-import { newStepId } from "../protocol/ids.js"
+import { newStepId, type RunId, type StepId, type TaskId } from "../protocol/ids.js"
 import { runBuiltin } from "./agents/builtin.js"
 import { runOperatorStep, type OperatorStepDeps } from "./agents/operator.js"
 import { failed, type Outcome } from "./agents/outcome.js"
@@ -21,8 +21,8 @@ import { StepGate } from "./StepGate.js"
 import { renderTemplate } from "./template.js"
 
 export interface RunContext {
-  readonly runId: string
-  readonly taskId: string
+  readonly runId: RunId
+  readonly taskId: TaskId
   readonly blueprint: Blueprint
   /**
    * True once the run is being cancelled: an interrupted step is then recorded `cancelled`.
@@ -58,7 +58,7 @@ export class Dispatcher extends Context.Tag("swarmgate/Dispatcher")<Dispatcher, 
 
           // `locked`: only operator steps race with worker input; the rest skip the gate
           const finish = (
-            stepId: string,
+            stepId: StepId,
             outcome: Outcome | { readonly status: "cancelled"; readonly error: string },
             locked: boolean
           ) =>

@@ -22,7 +22,8 @@ import {
   type Stream
 } from "effect"
 import type { Blueprint } from "../protocol/blueprint.js"
-import { newRunId, newTaskId } from "../protocol/ids.js"
+import { isRunId, isSid, isTaskId, newRunId, newTaskId, type RunId, type Sid, type TaskId } from "../protocol/ids.js"
+import type { RunSummary, RunView, TaskSummary, TaskView } from "../protocol/views.js"
 import { RUN_CANCELLED, SEAT_TAKEN_OVER } from "./agents/seated.js"
 import { Dispatcher } from "./Dispatcher.js"
 import {
@@ -40,7 +41,7 @@ import { formatProblems, validateBlueprint } from "./flow/validate.js"
 import { BlueprintRepo } from "./repos/BlueprintRepo.js"
 import type { RunEvent } from "./repos/EventRepo.js"
 import { isRunEnded, type RunError, type RunRecord, RunRepo, type RunStatus } from "./repos/RunRepo.js"
-import { isStepFinished, StepRepo, stepView, type StepView } from "./repos/StepRepo.js"
+import { isStepFinished, StepRepo, stepView } from "./repos/StepRepo.js"
 import { type TaskRecord, TaskRepo } from "./repos/TaskRepo.js"
 import { RunEvents } from "./RunEvents.js"
 import { Seats, type TakeResult } from "./Seats.js"
@@ -59,37 +60,12 @@ export interface NewRunRequest {
 }
 
 export interface Launched {
-  readonly task_id: string
-  readonly run_id: string
+  readonly task_id: TaskId
+  readonly run_id: RunId
   readonly status: "running"
 }
 
-/** A run without its steps (`GET /v1/runs`): the stored record as it is. */
-export type RunSummary = RunRecord
-
-/** `GET /v1/runs/:id`. */
-export interface RunView extends RunSummary {
-  readonly steps: ReadonlyArray<StepView>
-}
-
-/** An entry of `GET /v1/tasks`. */
-export interface TaskSummary {
-  readonly task_id: string
-  readonly blueprint_id: string
-  readonly created_at: string
-  readonly last_run_id: string | null
-  readonly last_status: RunStatus | null
-}
-
-/** `GET /v1/tasks/:id`. */
-export interface TaskView {
-  readonly task_id: string
-  readonly blueprint_id: string
-  readonly blueprint_version?: number
-  readonly created_at: string
-  /** Oldest first. */
-  readonly runs: ReadonlyArray<RunSummary>
-}
+export type { RunSummary, RunView, TaskSummary, TaskView }
 
 export interface RunsShape {
   /** `POST /v1/tasks`: a new task and its first run. */
@@ -170,7 +146,7 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
       // read-modify-write of run records (the fiber's end vs. acquire) goes through this
       const recordLock = yield* Effect.makeSemaphore(1)
 
-      const updateRun = (runId: string, f: (r: RunRecord) => RunRecord) =>
+      const updateRun = (runId: RunId, f: (r: RunRecord) => RunRecord) =>
         recordLock.withPermits(1)(Effect.flatMap(runs.get(runId), Option.match({
           onNone: () => Effect.succeedNone,
           onSome: (r) => {
@@ -179,28 +155,32 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
           }
         })))
 
+      const noRun = (runId: string) => new RunNotFound({ runId, message: `no run ${runId}` })
       const findRun = (runId: string) =>
-        Effect.flatMap(runs.get(runId), Option.match({
-          onNone: () => Effect.fail(new RunNotFound({ runId, message: `no run ${runId}` })),
+        !isRunId(runId) ? Effect.fail(noRun(runId)) : Effect.flatMap(runs.get(runId), Option.match({
+          onNone: () => Effect.fail(noRun(runId)),
           onSome: Effect.succeed
         }))
 
+      const noTask = (taskId: string) => new TaskNotFound({ taskId, message: `no task ${taskId}` })
       const taskOf = (taskId: string) =>
-        Effect.flatMap(tasks.get(taskId), Option.match({
-          onNone: () => Effect.fail(new TaskNotFound({ taskId, message: `no task ${taskId}` })),
+        !isTaskId(taskId) ? Effect.fail(noTask(taskId)) : Effect.flatMap(tasks.get(taskId), Option.match({
+          onNone: () => Effect.fail(noTask(taskId)),
           onSome: Effect.succeed
         }))
 
-      const checkSession = (sid: string | undefined) =>
-        sid === undefined
-          ? Effect.void
-          : Effect.flatMap(directory.exists(sid), (ok) =>
-            ok ? Effect.void : Effect.fail(new UnknownSession({ sid, message: `no operator session ${sid}` })))
+      const unknownSession = (sid: string) => new UnknownSession({ sid, message: `no operator session ${sid}` })
+      const checkSid = (sid: string): Effect.Effect<Sid, UnknownSession> =>
+        !isSid(sid)
+          ? Effect.fail(unknownSession(sid))
+          : Effect.flatMap(directory.exists(sid), (ok) => ok ? Effect.succeed(sid) : Effect.fail(unknownSession(sid)))
+      const checkSession = (sid: string | undefined) => sid === undefined ? Effect.succeed(undefined) : checkSid(sid)
 
       const seatNames = (bp: Blueprint) => (bp.operators ?? []).map((o) => o.name)
 
+      const summary = (r: RunRecord) => Effect.map(seats.view(r.run_id), (s): RunSummary => ({ ...r, seats: s }))
       const view = (r: RunRecord) =>
-        Effect.map(steps.listByRun(r.run_id), (list): RunView => ({ ...r, steps: list.map(stepView) }))
+        Effect.zipWith(summary(r), steps.listByRun(r.run_id), (s, list): RunView => ({ ...s, steps: list.map(stepView) }))
 
       /** Fork the run's fiber; the record is stored and `running` already. */
       const start = (task: TaskRecord, run: RunRecord, resumed: boolean) =>
@@ -211,7 +191,8 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
             ended: yield* Deferred.make<void>()
           }
           live.set(run.run_id, entry)
-          yield* seats.open(run.run_id, run.seats)
+          // on resume, seats whose session is gone are emptied: their steps wait for a new holder
+          yield* seats.open(run.run_id, resumed ? directory.exists : undefined)
           yield* events.publish({
             type: "run_started",
             run_id: run.run_id,
@@ -269,19 +250,17 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
           yield* Deferred.succeed(entry.fiber, fiber)
         })
 
-      const newRun = (task: TaskRecord, input: unknown, sid: string | undefined) =>
+      const newRun = (task: TaskRecord, input: unknown, sid: Sid | undefined) =>
         Effect.gen(function*() {
           const run: RunRecord = {
             run_id: newRunId(),
             task_id: task.task_id,
             status: "running",
             created_at: yield* isoNow,
-            input: mergeInput(task.blueprint.default_input, input),
-            seats: Object.fromEntries(
-              seatNames(task.blueprint).map((name) => [name, sid !== undefined ? { sid, generation: 1 } : null])
-            )
+            input: mergeInput(task.blueprint.default_input, input)
           }
           yield* runs.put(run)
+          yield* seats.declare(run.run_id, seatNames(task.blueprint), sid)
           yield* start(task, run, false)
           return { task_id: task.task_id, run_id: run.run_id, status: "running" } as const
         })
@@ -305,7 +284,7 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
       const launch: RunsShape["launch"] = (request) =>
         Effect.gen(function*() {
           const bp = yield* resolveBlueprint(request.blueprint)
-          yield* checkSession(request.operator_sid)
+          const sid = yield* checkSession(request.operator_sid)
           const task: TaskRecord = {
             task_id: newTaskId(),
             blueprint_id: bp.id,
@@ -314,26 +293,27 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
             created_at: yield* isoNow
           }
           yield* tasks.insert(task)
-          return yield* newRun(task, request.input, request.operator_sid)
+          return yield* newRun(task, request.input, sid)
         })
 
       const runTask: RunsShape["runTask"] = (taskId, request) =>
         Effect.gen(function*() {
           const task = yield* taskOf(taskId)
-          yield* checkSession(request.operator_sid)
-          return yield* newRun(task, request.input, request.operator_sid)
+          const sid = yield* checkSession(request.operator_sid)
+          return yield* newRun(task, request.input, sid)
         })
 
-      const withdrawAll = (runId: string, filter: (taskId: string) => boolean, reason: string, sids: ReadonlyArray<string>) =>
+      const withdrawAll = (runId: RunId, filter: (taskId: string) => boolean, reason: string, sids: ReadonlyArray<string>) =>
         Effect.forEach(
           sids,
           (sid) => directory.withdraw(sid, (e) => e.runId === runId && filter(e.taskId), reason),
           { discard: true }
         )
 
-      const cancel: RunsShape["cancel"] = (runId) =>
+      const cancel: RunsShape["cancel"] = (id) =>
         Effect.gen(function*() {
-          const run = yield* findRun(runId)
+          const run = yield* findRun(id)
+          const runId = run.run_id
           const entry = live.get(runId)
           if (entry === undefined) {
             if (isRunEnded(run.status)) {
@@ -372,12 +352,7 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
             })
           }
           const task = yield* Effect.orDie(taskOf(run.task_id))
-          // seats whose session is gone are emptied: their steps wait for a new holder
-          const kept: Record<string, RunRecord["seats"][string]> = {}
-          for (const [name, seat] of Object.entries(run.seats)) {
-            kept[name] = seat !== null && (yield* directory.exists(seat.sid)) ? seat : null
-          }
-          const next: RunRecord = { ...run, status: "running", seats: kept }
+          const next: RunRecord = { ...run, status: "running" }
           yield* runs.put(next)
           yield* start(task, next, true)
         })
@@ -392,7 +367,7 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
               message: `run ${runId} has already finished (${run.status})`
             })
           }
-          const names = Object.keys(run.seats)
+          const names = Object.keys(yield* seats.view(run.run_id))
           const name = slot ?? names[0]
           if (name === undefined || !names.includes(name)) {
             return yield* new SeatNotFound({
@@ -403,22 +378,15 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
                 : `run ${runId} has no seat "${name}": use one of ${names.join(", ")}`
             })
           }
-          yield* checkSession(sid)
-          const taken = yield* seats.take(runId, name, sid)
-          const result: TakeResult = Option.getOrElse(taken, () => {
-            // not live (interrupted): only the stored seating changes
-            const previous = run.seats[name] ?? undefined
-            return {
-              slot: name,
-              generation: (previous?.generation ?? 0) + 1,
-              ...(previous !== undefined ? { previous } : {})
-            }
-          })
-          yield* updateRun(runId, (r) => ({ ...r, seats: { ...r.seats, [name]: { sid, generation: result.generation } } }))
+          const holder = yield* checkSid(sid)
+          // not live (interrupted): only the stored seating changes
+          const result = yield* seats.take(run.run_id, name, holder)
           if (result.previous !== undefined && result.previous.sid !== sid) {
-            const list = yield* steps.listByRun(runId)
-            const ofSeat = new Set(list.filter((s) => s.seat === name && !isStepFinished(s.status)).map((s) => s.step_id))
-            yield* withdrawAll(runId, (taskId) => ofSeat.has(taskId), SEAT_TAKEN_OVER, [result.previous.sid])
+            const list = yield* steps.listByRun(run.run_id)
+            const ofSeat = new Set<string>(
+              list.filter((s) => s.seat === name && !isStepFinished(s.status)).map((s) => s.step_id)
+            )
+            yield* withdrawAll(run.run_id, (taskId) => ofSeat.has(taskId), SEAT_TAKEN_OVER, [result.previous.sid])
           }
           return result
         })
@@ -448,7 +416,7 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
       const getTask: RunsShape["getTask"] = (taskId) =>
         Effect.gen(function*() {
           const t = yield* taskOf(taskId)
-          const rs = yield* runs.listByTask(taskId)
+          const rs = yield* Effect.forEach(yield* runs.listByTask(t.task_id), summary)
           return {
             task_id: t.task_id,
             blueprint_id: t.blueprint_id,
@@ -473,12 +441,12 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
         listTasks,
         getTask,
         get: (runId) => Effect.flatMap(findRun(runId), view),
-        list: (query = {}) => runs.list(query),
+        list: (query = {}) => Effect.flatMap(runs.list(query), Effect.forEach(summary)),
         cancel,
         resume,
         acquire,
         awaitEnd,
-        events: (runId) => Effect.as(findRun(runId), events.stream(runId))
+        events: (runId) => Effect.map(findRun(runId), (r) => events.stream(r.run_id))
       }
     })
   )

@@ -17,7 +17,7 @@ import {
   Ref,
   Scope
 } from "effect"
-import { newSessionToken, newSid } from "../protocol/ids.js"
+import { newSessionToken, newSid, type Sid } from "../protocol/ids.js"
 import * as OperatorSession from "./OperatorSession.js"
 import { type SessionRecord, SessionRepo, type SessionRepoError } from "./repos/SessionRepo.js"
 import { type Roles, SessionRoles } from "./roles/index.js"
@@ -63,7 +63,7 @@ export interface SessionSummary {
 
 export interface SessionsShape {
   /** A new session, registered and disconnected; the token is returned only here. */
-  readonly login: (desc?: string) => Effect.Effect<{ readonly sid: string; readonly token: string }, SessionRepoError>
+  readonly login: (desc?: string) => Effect.Effect<{ readonly sid: Sid; readonly token: string }, SessionRepoError>
   /** Expiry is checked first, so an idle-expired sid is UnknownSession. Does not record access. */
   readonly authenticate: (sid: string, token: string) => Effect.Effect<LiveSession, UnknownSession | BadCredential>
   readonly get: (sid: string) => Effect.Effect<Option.Option<LiveSession>>
@@ -154,8 +154,8 @@ export const make = (
           roles,
           scope
         }
-        yield* Ref.update(sessions, HashMap.set(record.sid, live))
-        yield* Ref.update(registry, HashMap.set(record.sid, roles))
+        yield* Ref.update(sessions, HashMap.set<string, Live>(record.sid, live))
+        yield* Ref.update(registry, HashMap.set<string, Context.Context<Roles>>(record.sid, roles))
       }).pipe(Effect.uninterruptible)
 
     const teardown = (sid: string, reason: string) =>

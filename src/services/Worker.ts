@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto"
 import { Cause, Clock, Context, Effect, Layer, Option } from "effect"
-import { makeReqId, newOutId } from "../protocol/ids.js"
+import { isOutId, makeReqId, newOutId } from "../protocol/ids.js"
 import { RUN_CANCELLED, withSeat } from "./agents/seated.js"
 import { Capabilities, type StepBinding } from "./Capabilities.js"
 import { withParentRequest } from "./CurrentRequest.js"
@@ -115,8 +115,6 @@ const verdictOf = (value: unknown): string | undefined => {
   }
   return undefined
 }
-
-const isOutId = (s: string) => /^out-[0-9a-f]{16}$/.test(s)
 
 export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>() {
   static readonly layer: Layer.Layer<

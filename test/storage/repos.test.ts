@@ -2,12 +2,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import type { Blueprint } from "../../src/protocol/blueprint.js"
-import { newOutId, newRunId, newSid, newStepId, newTaskId } from "../../src/protocol/ids.js"
+import { newOutId, newRunId, newSid, newStepId, newTaskId, type RunId, type TaskId } from "../../src/protocol/ids.js"
 import { BlueprintRepo } from "../../src/services/repos/BlueprintRepo.js"
 import { CapabilityRepo } from "../../src/services/repos/CapabilityRepo.js"
 import { EventRepo } from "../../src/services/repos/EventRepo.js"
 import { OutputRepo } from "../../src/services/repos/OutputRepo.js"
 import { type RunRecord, RunRepo } from "../../src/services/repos/RunRepo.js"
+import { SeatRepo } from "../../src/services/repos/SeatRepo.js"
 import { SessionRepo } from "../../src/services/repos/SessionRepo.js"
 import { type StepRecord, StepRepo } from "../../src/services/repos/StepRepo.js"
 import { type TaskRecord, TaskRepo } from "../../src/services/repos/TaskRepo.js"
@@ -28,17 +29,16 @@ const task = (over: Partial<TaskRecord> = {}): TaskRecord => ({
   ...over
 })
 
-const run = (taskId: string, over: Partial<RunRecord> = {}): RunRecord => ({
+const run = (taskId: TaskId, over: Partial<RunRecord> = {}): RunRecord => ({
   run_id: newRunId(),
   task_id: taskId,
   status: "running",
   created_at: "2026-01-01T00:00:00.000Z",
   input: { a: 1 },
-  seats: {},
   ...over
 })
 
-const stepOf = (runId: string, over: Partial<StepRecord> = {}): StepRecord => ({
+const stepOf = (runId: RunId, over: Partial<StepRecord> = {}): StepRecord => ({
   step_id: newStepId(),
   run_id: runId,
   ref: "echo",
@@ -170,7 +170,7 @@ for (const variant of variants) {
       Effect.gen(function*() {
         const repo = yield* OutputRepo
         const [ra, rb] = [newRunId(), newRunId()]
-        const out = (runId: string, name: string, body: Uint8Array) => ({
+        const out = (runId: RunId, name: string, body: Uint8Array) => ({
           out_id: newOutId(),
           run_id: runId,
           step_id: newStepId(),
@@ -192,6 +192,22 @@ for (const variant of variants) {
         expect(Option.map(yield* repo.latestByName(undefined, "report"), (o) => o.out_id)).toEqual(Option.some(o2.out_id))
         expect(Option.map(yield* repo.get(o3.out_id), (o) => o.body.length)).toEqual(Option.some(0))
         expect(yield* repo.latestByName(rb, "other")).toEqual(Option.none())
+      }))
+
+    test("seats: put replaces the (run, slot) row, listByRun in declaration order", () =>
+      Effect.gen(function*() {
+        const repo = yield* SeatRepo
+        const [ra, rb] = [newRunId(), newRunId()]
+        const sid = newSid()
+        yield* repo.put({ run_id: ra, slot: "lead", sid: null, generation: 0 })
+        yield* repo.put({ run_id: ra, slot: "critic", sid: null, generation: 0 })
+        yield* repo.put({ run_id: rb, slot: "lead", sid, generation: 1 })
+        yield* repo.put({ run_id: ra, slot: "lead", sid, generation: 1 })
+        expect(yield* repo.listByRun(ra)).toEqual([
+          { run_id: ra, slot: "lead", sid, generation: 1 },
+          { run_id: ra, slot: "critic", sid: null, generation: 0 }
+        ])
+        expect(yield* repo.listByRun(newRunId())).toEqual([])
       }))
 
     test("capabilities: put replaces (a re-mint moves the expiry)", () =>

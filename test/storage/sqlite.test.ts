@@ -12,17 +12,25 @@ import { join } from "node:path"
 import { SqliteStorage } from "../../src/layers/SqliteStorage.js"
 import { DATABASE_FILE, MIGRATIONS_TABLE } from "../../src/layers/sqlite/Database.js"
 import { latestSchemaVersion } from "../../src/layers/sqlite/migrations.js"
-import { newRunId, newTaskId } from "../../src/protocol/ids.js"
+import { newRunId, newTaskId, type RunId, type Sid, type TaskId } from "../../src/protocol/ids.js"
 import { BlueprintRepo } from "../../src/services/repos/BlueprintRepo.js"
 import { CapabilityRepo } from "../../src/services/repos/CapabilityRepo.js"
 import { EventRepo } from "../../src/services/repos/EventRepo.js"
 import { OutputRepo } from "../../src/services/repos/OutputRepo.js"
 import { RunRepo } from "../../src/services/repos/RunRepo.js"
 import { ServerSecret } from "../../src/services/repos/ServerSecret.js"
+import { SeatRepo } from "../../src/services/repos/SeatRepo.js"
 import { SessionRepo } from "../../src/services/repos/SessionRepo.js"
 import { StepRepo } from "../../src/services/repos/StepRepo.js"
 import { TaskRepo } from "../../src/services/repos/TaskRepo.js"
 import { tempDir } from "./fixtures.js"
+
+/** Ids of the records in the v1 fixture. */
+const V1 = {
+  sid: "S-0123456789abcdef0123456789abcdef" as Sid,
+  task: "T-00000000000000a1" as TaskId,
+  run: "R-00000000000000b1" as RunId
+}
 
 /** The first failure of a failed exit. */
 const failureOf = (exit: Exit.Exit<unknown, unknown>): any =>
@@ -53,7 +61,7 @@ describe("SQLite storage", () => {
       const dir = join(tempDir(), "nested", "data")
       const runId = newRunId()
       const first = yield* lifetime(dir, Effect.gen(function*() {
-        yield* (yield* RunRepo).put({ run_id: runId, task_id: newTaskId(), status: "done", created_at: "t", input: 1, seats: {} } as never)
+        yield* (yield* RunRepo).put({ run_id: runId, task_id: newTaskId(), status: "done", created_at: "t", input: 1 })
         return yield* ServerSecret
       }))
       expect(mode(dir)).toBe(0o700)
@@ -85,13 +93,14 @@ describe("SQLite storage", () => {
       yield* raw(join(dir, DATABASE_FILE), script(join(import.meta.dirname, "fixtures", "schema-v1.sql")))
       const read = yield* lifetime(dir, Effect.gen(function*() {
         return {
-          session: yield* (yield* SessionRepo).get("S-0123456789abcdef0123456789abcdef"),
+          session: yield* (yield* SessionRepo).get(V1.sid),
           blueprints: yield* (yield* BlueprintRepo).list,
-          task: yield* (yield* TaskRepo).get("T-00000000000000a1"),
-          run: yield* (yield* RunRepo).get("R-00000000000000b1"),
-          steps: yield* (yield* StepRepo).listByRun("R-00000000000000b1"),
-          events: yield* (yield* EventRepo).list("R-00000000000000b1"),
-          output: yield* (yield* OutputRepo).latestByName("R-00000000000000b1", "report"),
+          task: yield* (yield* TaskRepo).get(V1.task),
+          run: yield* (yield* RunRepo).get(V1.run),
+          steps: yield* (yield* StepRepo).listByRun(V1.run),
+          seats: yield* (yield* SeatRepo).listByRun(V1.run),
+          events: yield* (yield* EventRepo).list(V1.run),
+          output: yield* (yield* OutputRepo).latestByName(V1.run, "report"),
           capability: yield* (yield* CapabilityRepo).get("b".repeat(64))
         }
       }))
@@ -99,6 +108,12 @@ describe("SQLite storage", () => {
       expect(read.blueprints).toEqual([{ id: "hello", version: 1, updated_at: "2026-01-01T00:00:00.000Z" }])
       expect(Option.map(read.task, (t) => t.blueprint_version)).toEqual(Option.some(1))
       expect(Option.map(read.run, (r) => r.status)).toEqual(Option.some("interrupted"))
+      // schema 2 moved the seats out of the run doc into their own rows
+      expect(Option.map(read.run, (r) => "seats" in r)).toEqual(Option.some(false))
+      expect(read.seats).toEqual([
+        { run_id: V1.run, slot: "main", sid: V1.sid, generation: 2 },
+        { run_id: V1.run, slot: "review", sid: null, generation: 0 }
+      ])
       expect(read.steps.map((s) => [s.step_id, s.status])).toEqual([["ST-00000000000000c1", "passed"]])
       expect(read.events.map((e) => [e.seq, e.type])).toEqual([[1, "run_started"]])
       expect(Option.map(read.output, (o) => Buffer.from(o.body).toString())).toEqual(Option.some("hi"))
@@ -126,7 +141,7 @@ describe("SQLite storage", () => {
       const taskId = newTaskId()
       const good = newRunId()
       yield* lifetime(dir, Effect.flatMap(RunRepo, (repo) =>
-        repo.put({ run_id: good, task_id: taskId, status: "running", created_at: "t", input: 1, seats: {} } as never)))
+        repo.put({ run_id: good, task_id: taskId, status: "running", created_at: "t", input: 1 })))
       yield* raw(join(dir, DATABASE_FILE), [
         `INSERT INTO runs (run_id, task_id, status, doc) VALUES ('R-badbadbadbadbad0', '${taskId}', 'running', '{"run_id": broken')`
       ])

@@ -3,7 +3,7 @@ import { SqlClient } from "@effect/sql"
 import { Effect, Layer } from "effect"
 import { type BlueprintRecord, BlueprintRepo, type BlueprintRepoShape } from "../../services/repos/BlueprintRepo.js"
 import { documentCodec } from "./documents.js"
-import { BlueprintRecordSchema } from "./interimSchemas.js"
+import { BlueprintRecord as BlueprintRecordSchema } from "../../protocol/records.js"
 
 const codec = documentCodec(BlueprintRecordSchema)
 

@@ -3,7 +3,7 @@ import { SqlClient } from "@effect/sql"
 import { Clock, Effect, Layer } from "effect"
 import { CapabilityRepo, type CapabilityRepoShape } from "../../services/repos/CapabilityRepo.js"
 import { documentCodec } from "./documents.js"
-import { CapabilityRecordSchema } from "./interimSchemas.js"
+import { CapabilityRecord as CapabilityRecordSchema } from "../../protocol/records.js"
 
 const codec = documentCodec(CapabilityRecordSchema)
 

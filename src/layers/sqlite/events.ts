@@ -3,7 +3,7 @@ import { SqlClient } from "@effect/sql"
 import { Effect, Layer } from "effect"
 import { EventRepo, type EventRepoShape, type RunEvent } from "../../services/repos/EventRepo.js"
 import { documentCodec } from "./documents.js"
-import { RunEventSchema } from "./interimSchemas.js"
+import { RunEvent as RunEventSchema } from "../../protocol/records.js"
 
 const codec = documentCodec(RunEventSchema)
 

@@ -52,9 +52,36 @@ const v1 = Effect.gen(function*() {
   yield* sql`CREATE TABLE capabilities (digest TEXT PRIMARY KEY NOT NULL, expires_at INTEGER NOT NULL, doc TEXT NOT NULL)`
 })
 
+/**
+ * Seats get their own table (Seats owns them). Schema 1 kept them inside the run's doc as
+ * `seats: {slot: {sid, generation} | null}`: they move here, in declaration order, and leave
+ * the run doc. An empty seat of schema 1 did not record its generation: it becomes 0.
+ */
+const v2 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE seats (
+    n INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    slot TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    UNIQUE (run_id, slot)
+  )`
+  yield* sql`INSERT INTO seats (run_id, slot, doc)
+    SELECT r.run_id, s.key, json_object(
+      'run_id', r.run_id,
+      'slot', s.key,
+      'sid', json_extract(s.value, '$.sid'),
+      'generation', coalesce(json_extract(s.value, '$.generation'), 0))
+    FROM runs r, json_each(r.doc, '$.seats') s
+    WHERE json_valid(r.doc)
+    ORDER BY r.n, s.id`
+  yield* sql`UPDATE runs SET doc = json_remove(doc, '$.seats') WHERE json_valid(doc)`
+})
+
 /** Every migration, by `<id>_<name>`. */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
-  "1_initial": v1
+  "1_initial": v1,
+  "2_seats": v2
 }
 
 /** The schema version this build writes: the highest migration id. */

@@ -1,11 +1,12 @@
 /** OutputRepo on SQLite: the body in a BLOB column, the rest of the record in `doc`. */
 import { SqlClient } from "@effect/sql"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, Schema } from "effect"
+import { OutputRecord as OutputRecordSchema } from "../../protocol/records.js"
 import { type OutputRecord, OutputRepo, type OutputRepoShape } from "../../services/repos/OutputRepo.js"
 import { documentCodec } from "./documents.js"
-import { OutputMetaSchema } from "./interimSchemas.js"
 
-const codec = documentCodec(OutputMetaSchema)
+// the body goes in its own BLOB column, not through JSON
+const codec = documentCodec(OutputRecordSchema.pipe(Schema.omit("body")))
 
 interface Row {
   readonly out_id: string

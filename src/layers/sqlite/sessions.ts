@@ -4,9 +4,9 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer } from "effect"
 import { SessionRepo, SessionRepoError, type SessionRepoShape } from "../../services/repos/SessionRepo.js"
 import { documentCodec } from "./documents.js"
-import { SessionRecordSchema } from "./interimSchemas.js"
+import { SessionRecord } from "../../protocol/records.js"
 
-const codec = documentCodec(SessionRecordSchema)
+const codec = documentCodec(SessionRecord)
 
 type Op = SessionRepoError["op"]
 const failWith = (op: Op) => (e: SqlError) =>

@@ -3,7 +3,7 @@ import { SqlClient } from "@effect/sql"
 import { Effect, Layer } from "effect"
 import { StepRepo, type StepRepoShape } from "../../services/repos/StepRepo.js"
 import { documentCodec } from "./documents.js"
-import { StepRecordSchema } from "./interimSchemas.js"
+import { StepRecord as StepRecordSchema } from "../../protocol/records.js"
 
 const codec = documentCodec(StepRecordSchema)
 

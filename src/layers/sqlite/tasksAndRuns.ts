@@ -4,7 +4,7 @@ import { Effect, Layer } from "effect"
 import { RunRepo, type RunRepoShape } from "../../services/repos/RunRepo.js"
 import { TaskRepo, type TaskRepoShape } from "../../services/repos/TaskRepo.js"
 import { documentCodec } from "./documents.js"
-import { RunRecordSchema, TaskRecordSchema } from "./interimSchemas.js"
+import { RunRecord as RunRecordSchema, TaskRecord as TaskRecordSchema } from "../../protocol/records.js"
 
 const tasks = documentCodec(TaskRecordSchema)
 const runs = documentCodec(RunRecordSchema)

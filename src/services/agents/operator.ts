@@ -10,7 +10,7 @@
 import { Effect, Either, Option } from "effect"
 import type { Blueprint, OperatorAgent } from "../../protocol/blueprint.js"
 import { renderDirective } from "../../protocol/directive.js"
-import { makeReqId, sidOfReqId } from "../../protocol/ids.js"
+import { makeReqId, type ReqId, type RunId, type Sid, sidOfReqId, type StepId } from "../../protocol/ids.js"
 import { type Capability, Capabilities } from "../Capabilities.js"
 import { EngineConfig } from "../EngineConfig.js"
 import type { PromptPayload, StepRecord, StepStatus } from "../repos/StepRepo.js"
@@ -27,10 +27,10 @@ import { blocked, failed, type Outcome, passed } from "./outcome.js"
 import { withSeat } from "./seated.js"
 
 export interface OperatorStep {
-  readonly runId: string
+  readonly runId: RunId
   readonly blueprint: Blueprint
   readonly agent: OperatorAgent
-  readonly stepId: string
+  readonly stepId: StepId
   readonly attempt: number
   readonly input: unknown
   /** The rendered system prompt, or null. */
@@ -109,7 +109,7 @@ export const runOperatorStep = (s: OperatorStep): Effect.Effect<Outcome, never, 
         status
       })))
     // request_sent / request_answered around one operator request
-    const tracked = <A, E, R>(kind: string, sid: string, reqId: string | undefined, effect: Effect.Effect<A, E, R>) => {
+    const tracked = <A, E, R>(kind: string, sid: Sid, reqId: ReqId | undefined, effect: Effect.Effect<A, E, R>) => {
       const base = { run_id: runId, step_id: stepId, ref: agent.name, kind, sid, ...(reqId !== undefined ? { req_id: reqId } : {}) }
       return events.publish({ type: "request_sent", ...base }).pipe(
         Effect.zipRight(effect),

@@ -6,7 +6,8 @@
 import { type Context, Effect, Option } from "effect"
 import { SeatHolderGone } from "../EngineErrors.js"
 import type { RequestWithdrawn } from "../OperatorErrors.js"
-import type { SeatRecord } from "../repos/RunRepo.js"
+import type { RunId } from "../../protocol/ids.js"
+import type { SeatRecord } from "../../protocol/records.js"
 import { Seats } from "../Seats.js"
 import { type Roles, SessionDirectory } from "../SessionDirectory.js"
 
@@ -29,7 +30,7 @@ export interface SeatOptions {
  * take-over, so `use` must be safe to repeat (it re-sends its request).
  */
 export const withSeat = <A, E>(
-  runId: string,
+  runId: RunId,
   seat: string,
   use: (holder: SeatRecord, roles: Context.Context<Roles>) => Effect.Effect<A, E, Roles>,
   options: SeatOptions = {}
