@@ -48,7 +48,7 @@ const start = async (dataDir: string) => {
 }
 
 describe("durability across SIGKILL (real processes, SQLite files)", () => {
-  it("kill mid-run: old token works, run interrupted, resume skips the passed step and redelivers the pending one", async () => {
+  it("kill mid-run: old token works, run interrupted, resume skips the passed step and redelivers the pending one", { timeout: 120_000 }, async () => {
     const dataDir = join(tempDir(), "data")
     const a = await start(dataDir)
     const op = await ScriptedOperator.login(a.server, { desc: "kill test" })
@@ -98,7 +98,7 @@ describe("durability across SIGKILL (real processes, SQLite files)", () => {
     await restarted.close()
   })
 
-  it("a submit that got its 200 is there after a SIGKILL right after it; resume uses it without a new spawn", async () => {
+  it("a submit that got its 200 is there after a SIGKILL right after it; resume uses it without a new spawn", { timeout: 120_000 }, async () => {
     const dataDir = join(tempDir(), "data")
     const a = await start(dataDir)
     const op = await ScriptedOperator.login(a.server)

@@ -25,7 +25,7 @@ const storedStatus = (dataDir: string, runId: string) =>
   )
 
 describe("graceful stop with SQLite", () => {
-  it("SIGTERM: the run is stored interrupted before exit 0, and the follower's stream ends with run_interrupted", async () => {
+  it("SIGTERM: the run is stored interrupted before exit 0, and the follower's stream ends with run_interrupted", { timeout: 120_000 }, async () => {
     const dataDir = join(tempDir(), "data")
     const a = await startChild(["--data-dir", dataDir])
     running.push(a)
