@@ -12,10 +12,10 @@ import { Dispatcher } from "../services/Dispatcher.js"
 import { RunEvents } from "../services/RunEvents.js"
 import { Runs } from "../services/Runs.js"
 import { Seats } from "../services/Seats.js"
-import { StepGate } from "../services/StepGate.js"
+import { Steps } from "../services/Steps.js"
 import { Worker } from "../services/Worker.js"
 
-const Core = Layer.mergeAll(Capabilities.layer, RunEvents.layer, Seats.layer, StepGate.layer)
+const Core = Layer.mergeAll(Capabilities.layer, RunEvents.layer, Seats.layer, Steps.layer)
 
 export const EngineLive = Layer.mergeAll(Runs.layer, Worker.layer, Blueprints.layer).pipe(
   Layer.provideMerge(Dispatcher.layer),

@@ -25,7 +25,7 @@ import type { Blueprint } from "../protocol/blueprint.js"
 import { isRunId, isSid, isTaskId, newRunId, newTaskId, type RunId, type Sid, type TaskId } from "../protocol/ids.js"
 import type { RunSummary, RunView, TaskSummary, TaskView } from "../protocol/views.js"
 import { RUN_CANCELLED, SEAT_TAKEN_OVER } from "./agents/seated.js"
-import { Dispatcher } from "./Dispatcher.js"
+import { Dispatcher, type RunDispatch } from "./Dispatcher.js"
 import {
   BlueprintNotFound,
   InvalidBlueprint,
@@ -41,11 +41,12 @@ import { formatProblems, validateBlueprint } from "./flow/validate.js"
 import { BlueprintRepo } from "./repos/BlueprintRepo.js"
 import type { RunEvent } from "./repos/EventRepo.js"
 import { isRunEnded, type RunError, type RunRecord, RunRepo, type RunStatus } from "./repos/RunRepo.js"
-import { isStepFinished, StepRepo, stepView } from "./repos/StepRepo.js"
+import { isStepFinished, stepView } from "../protocol/records.js"
 import { type TaskRecord, TaskRepo } from "./repos/TaskRepo.js"
 import { RunEvents } from "./RunEvents.js"
 import { Seats, type TakeResult } from "./Seats.js"
 import { SessionDirectory } from "./SessionDirectory.js"
+import { Steps } from "./Steps.js"
 
 export interface LaunchRequest {
   /** A stored blueprint's id (latest version) or an inline blueprint document. */
@@ -96,6 +97,7 @@ export interface RunsShape {
 
 interface LiveRun {
   readonly cancelling: Ref.Ref<boolean>
+  readonly dispatch: RunDispatch
   readonly fiber: Deferred.Deferred<Fiber.RuntimeFiber<void>>
   readonly ended: Deferred.Deferred<void>
 }
@@ -129,7 +131,7 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
   static readonly layer: Layer.Layer<
     Runs,
     never,
-    Dispatcher | BlueprintRepo | TaskRepo | RunRepo | StepRepo | RunEvents | Seats | SessionDirectory
+    Dispatcher | BlueprintRepo | TaskRepo | RunRepo | Steps | RunEvents | Seats | SessionDirectory
   > = Layer.scoped(
     Runs,
     Effect.gen(function*() {
@@ -138,7 +140,7 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
       const blueprints = yield* BlueprintRepo
       const tasks = yield* TaskRepo
       const runs = yield* RunRepo
-      const steps = yield* StepRepo
+      const steps = yield* Steps
       const events = yield* RunEvents
       const seats = yield* Seats
       const directory = yield* SessionDirectory
@@ -185,8 +187,16 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
       /** Fork the run's fiber; the record is stored and `running` already. */
       const start = (task: TaskRecord, run: RunRecord, resumed: boolean) =>
         Effect.gen(function*() {
+          const previous = resumed ? yield* steps.listByRun(run.run_id) : undefined
+          const dispatch = yield* dispatcher.forRun({
+            runId: run.run_id,
+            taskId: task.task_id,
+            blueprint: task.blueprint,
+            ...(previous !== undefined ? { previous } : {})
+          })
           const entry: LiveRun = {
             cancelling: yield* Ref.make(false),
+            dispatch,
             fiber: yield* Deferred.make<Fiber.RuntimeFiber<void>>(),
             ended: yield* Deferred.make<void>()
           }
@@ -199,17 +209,7 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
             status: "running",
             ...(resumed ? { message: "resumed" } : {})
           })
-          const previous = resumed ? yield* steps.listByRun(run.run_id) : undefined
-          const execution = Effect.gen(function*() {
-            const dispatch = yield* dispatcher.forRun({
-              runId: run.run_id,
-              taskId: task.task_id,
-              blueprint: task.blueprint,
-              cancelling: entry.cancelling,
-              ...(previous !== undefined ? { previous } : {})
-            })
-            return yield* evaluateFlow(task.blueprint.flow, run.input, dispatch)
-          })
+          const execution = evaluateFlow(task.blueprint.flow, run.input, dispatch.dispatch)
           const end = (exit: Exit.Exit<unknown, FlowError>) =>
             Effect.gen(function*() {
               const cancelling = yield* entry.cancelling
@@ -221,6 +221,8 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
                 : cancelling
                 ? "cancelled"
                 : "failed"
+              // an ended run takes no more worker input: sealed before the run says it ended
+              if (status !== "interrupted") yield* steps.sealRun(run.run_id)
               yield* updateRun(run.run_id, (r) => {
                 const { error: _e, finished_at: _f, result: _r, ...rest } = r
                 return {
@@ -323,8 +325,9 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
                 message: `run ${runId} has already finished (${run.status})`
               })
             }
-            // interrupted (no fiber): cancelling it only changes the record
+            // interrupted (no fiber): cancelling it only changes the records
             const finishedAt = yield* isoNow
+            yield* steps.sealRun(runId)
             yield* updateRun(runId, (r) => ({ ...r, status: "cancelled", finished_at: finishedAt }))
             yield* events.publish({ type: "run_finished", run_id: runId, status: "cancelled" })
             return
@@ -334,6 +337,7 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
             yield* Deferred.await(entry.ended)
             return
           }
+          yield* entry.dispatch.cancelling
           const holders = yield* seats.holders(runId)
           yield* withdrawAll(runId, () => true, RUN_CANCELLED, holders)
           const fiber = yield* Deferred.await(entry.fiber)

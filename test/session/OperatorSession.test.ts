@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Option, Queue, Scope, TestClock } from "effect"
 import type { AskFrame, CancelFrame, HookAfterFrame, RequestFrame, ServerFrame } from "../../src/protocol/frames.js"
-import { isReqId, newSid } from "../../src/protocol/ids.js"
+import { isReqId, newSid, StepId } from "../../src/protocol/ids.js"
 import { withParentRequest } from "../../src/services/CurrentRequest.js"
 import { RequestTimedOut, RequestWithdrawn, SessionTornDown } from "../../src/services/OperatorErrors.js"
 import * as OperatorSession from "../../src/services/OperatorSession.js"
@@ -240,7 +240,7 @@ describe("OperatorSession", () => {
       const session = yield* OperatorSession.make(newSid())
       const body = {
         type: "hook_after",
-        task_id: "ST-00000000000000aa",
+        task_id: StepId.make("ST-00000000000000aa"),
         agent: "critic",
         attempt: 2,
         result: 1
@@ -400,7 +400,7 @@ describe("OperatorSession", () => {
       const inner = yield* Effect.fork(session.request(askBody("nested")).pipe(withParentRequest(spawnId)))
       const ask = (yield* Queue.take(queue)) as AskFrame
       expect(ask.parent_req_id).toBe(spawnId)
-      yield* session.notify({ type: "hook_after", task_id: "ST-1", agent: "a", attempt: 1, result: null }).pipe(
+      yield* session.notify({ type: "hook_after", task_id: StepId.make("ST-0000000000000001"), agent: "a", attempt: 1, result: null }).pipe(
         withParentRequest(spawnId)
       )
       expect(yield* Queue.take(queue)).toMatchObject({ type: "hook_after", parent_req_id: spawnId })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Layer, Option, Queue } from "effect"
 import type { PendingReply, RequestFrame, ServerFrame, SpawnFrame } from "../../src/protocol/frames.js"
-import { newSid } from "../../src/protocol/ids.js"
+import { newSid, StepId } from "../../src/protocol/ids.js"
 import { SpawnRejected, UnexpectedReply, WorkerFailed } from "../../src/services/OperatorErrors.js"
 import * as OperatorSession from "../../src/services/OperatorSession.js"
 import { Operator, SeniorBridge, SessionRoles, SpawnHook } from "../../src/services/roles/index.js"
@@ -31,7 +31,7 @@ const roundTrip = <A, E>(
     return { frame, exit: yield* Fiber.await(fiber), queue }
   }).pipe(Effect.provide(rolesLayer()))
 
-const ctx = { taskId: "ST-00000000000000a1", agent: "writer", attempt: 2 } as const
+const ctx = { taskId: StepId.make("ST-00000000000000a1"), agent: "writer", attempt: 2 } as const
 
 describe("SeniorBridge.fromSession", () => {
   it.effect("ask → answer gives the value", () =>
