@@ -12,7 +12,7 @@ import { join } from "node:path"
 import { SqliteStorage } from "../../src/layers/SqliteStorage.js"
 import { DATABASE_FILE, MIGRATIONS_TABLE } from "../../src/layers/sqlite/Database.js"
 import { latestSchemaVersion } from "../../src/layers/sqlite/migrations.js"
-import { newRunId, newTaskId, type RunId, type Sid, type TaskId } from "../../src/protocol/ids.js"
+import { newRunId, newStepId, newTaskId, type RunId, type Sid, type TaskId } from "../../src/protocol/ids.js"
 import { BlueprintRepo } from "../../src/services/repos/BlueprintRepo.js"
 import { CapabilityRepo } from "../../src/services/repos/CapabilityRepo.js"
 import { EventRepo } from "../../src/services/repos/EventRepo.js"
@@ -60,8 +60,21 @@ describe("SQLite storage", () => {
     Effect.gen(function*() {
       const dir = join(tempDir(), "nested", "data")
       const runId = newRunId()
+      const step = {
+        step_id: newStepId(),
+        run_id: runId,
+        ref: "op",
+        attempt: 1,
+        status: "running" as const,
+        started_at: "t",
+        location: "0",
+        input: { q: [1, "two"] },
+        submission: { value: { a: 1 }, verdict: "pass" as const, at: "t" },
+        parts: { diff: "d" }
+      }
       const first = yield* lifetime(dir, Effect.gen(function*() {
         yield* (yield* RunRepo).put({ run_id: runId, task_id: newTaskId(), status: "done", created_at: "t", input: 1 })
+        yield* (yield* StepRepo).put(step)
         return yield* ServerSecret
       }))
       expect(mode(dir)).toBe(0o700)
@@ -69,10 +82,12 @@ describe("SQLite storage", () => {
       expect(mode(join(dir, "secret"))).toBe(0o600)
       expect(first.length).toBe(32)
       const second = yield* lifetime(dir, Effect.gen(function*() {
-        return { secret: yield* ServerSecret, run: yield* (yield* RunRepo).get(runId) }
+        return { secret: yield* ServerSecret, run: yield* (yield* RunRepo).get(runId), step: yield* (yield* StepRepo).get(step.step_id) }
       }))
       expect(Buffer.from(second.secret).equals(Buffer.from(first))).toBe(true)
       expect(Option.map(second.run, (r) => r.status)).toEqual(Option.some("done"))
+      // read from the file, not from the writer's memory
+      expect(second.step).toEqual(Option.some(step))
     }))
 
   it.effect("an empty file is migrated to the latest schema", () =>
