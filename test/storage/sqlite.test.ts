@@ -6,11 +6,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Cause, Effect, Exit, Layer, Logger, Option } from "effect"
+import { Cause, Context, Effect, Exit, Layer, Logger, Option } from "effect"
 import { readFileSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { SqliteStorage } from "../../src/layers/SqliteStorage.js"
-import { DATABASE_FILE, MIGRATIONS_TABLE } from "../../src/layers/sqlite/Database.js"
+import { SqliteRepos, SqliteStorage } from "../../src/layers/SqliteStorage.js"
+import { DATABASE_FILE, DatabaseLive, MIGRATIONS_TABLE } from "../../src/layers/sqlite/Database.js"
 import { latestSchemaVersion } from "../../src/layers/sqlite/migrations.js"
 import { newRunId, newStepId, newTaskId, type RunId, type Sid, type TaskId } from "../../src/protocol/ids.js"
 import { BlueprintRepo } from "../../src/services/repos/BlueprintRepo.js"
@@ -169,6 +169,23 @@ describe("SQLite storage", () => {
       )
       expect(listed.map((r) => r.run_id)).toEqual([good])
       expect(warnings.some((w) => w.includes("R-badbadbadbadbad0"))).toBe(true)
+    }))
+
+  it.effect("storage failures are defects in the engine's repositories and SessionRepoError for sessions", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const layer = SqliteRepos.pipe(Layer.provideMerge(DatabaseLive(dir)))
+      yield* Effect.scoped(Effect.gen(function*() {
+        const ctx = yield* Layer.build(layer)
+        const sql = Context.get(ctx, SqlClient.SqlClient)
+        yield* sql`DROP TABLE runs`
+        yield* sql`DROP TABLE sessions`
+        const run = yield* Effect.exit(Context.get(ctx, RunRepo).get(newRunId()))
+        expect(Exit.isFailure(run) && Cause.isDie(run.cause)).toBe(true)
+        const session = yield* Effect.flip(Context.get(ctx, SessionRepo).list())
+        expect(session._tag).toBe("SessionRepoError")
+        expect(session.op).toBe("list")
+      }))
     }))
 
   it.effect("a damaged secret file stops the start with a clear message", () =>
