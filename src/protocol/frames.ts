@@ -4,6 +4,7 @@
  * omitted (never `null`). Operator frames are decoded by `decodeOperatorFrame` (decode.ts).
  */
 import type { StepId } from "./ids.js"
+import type { WithdrawalReason } from "./withdrawal.js"
 
 /** The kinds of request that expect a reply, plus fire-and-forget `hook_after`. */
 export type RequestKind = "ask" | "hook_before" | "spawn"
@@ -66,7 +67,7 @@ export interface SpawnFrame {
 export interface CancelFrame {
   readonly type: "cancel"
   readonly req_id: string
-  readonly reason: string
+  readonly reason: WithdrawalReason
 }
 
 export type ErrorCode = "bad_frame" | "unknown_request"

@@ -116,9 +116,9 @@ export const make = (
       ? {}
       : { deadlines: config.deadlines }
 
+    // the one map of live sessions, roles included: what the engine sees (SessionDirectory);
+    // an entry leaves it in step 2 of teardown, before the session itself goes
     const sessions = yield* Ref.make(HashMap.empty<string, Live>())
-    // the role registry, unregistered in step 2 of teardown, before the session itself goes
-    const registry = yield* Ref.make(HashMap.empty<string, Context.Context<Roles>>())
     const seqRef = yield* Ref.make(0)
 
     const lookup = (sid: string) => Effect.map(Ref.get(sessions), HashMap.get(sid))
@@ -155,7 +155,6 @@ export const make = (
           scope
         }
         yield* Ref.update(sessions, HashMap.set<string, Live>(record.sid, live))
-        yield* Ref.update(registry, HashMap.set<string, Context.Context<Roles>>(record.sid, roles))
       }).pipe(Effect.uninterruptible)
 
     const teardown = (sid: string, reason: string) =>
@@ -164,10 +163,9 @@ export const make = (
         if (Option.isNone(found)) return
         const live = found.value
         yield* repo.delete(sid)
-        yield* Ref.update(registry, HashMap.remove(sid))
+        yield* Ref.update(sessions, HashMap.remove(sid))
         yield* live.session.teardown(reason)
         yield* Scope.close(live.scope, Exit.void)
-        yield* Ref.update(sessions, HashMap.remove(sid))
       }).pipe(Effect.uninterruptible)
 
     const expireIfIdle = (sid: string) =>
@@ -312,7 +310,7 @@ export const make = (
       login,
       authenticate,
       get,
-      roles: (sid) => Effect.map(Ref.get(registry), HashMap.get(sid)),
+      roles: (sid) => Effect.map(lookup(sid), Option.map((live) => live.roles)),
       list,
       teardown,
       touch,

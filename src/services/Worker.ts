@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto"
 import { Cause, Clock, Context, Effect, Layer, Option } from "effect"
 import { isOutId, makeReqId, newOutId } from "../protocol/ids.js"
-import { RUN_CANCELLED, withSeat } from "./agents/seated.js"
+import { withSeat } from "./agents/seated.js"
 import { Capabilities } from "./Capabilities.js"
 import { withParentRequest } from "./CurrentRequest.js"
 import {
@@ -177,7 +177,7 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
               Effect.fail(
                 new AskFailed({
                   message: Option.match(Cause.failureOption(cause), {
-                    onNone: () => `the ask was withdrawn (${RUN_CANCELLED})`,
+                    onNone: () => "the ask was withdrawn (run_cancelled)",
                     onSome: (e) => e.message
                   })
                 })

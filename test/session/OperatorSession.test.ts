@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Option, Queue, Scope, TestClock } from "effect"
 import type { AskFrame, CancelFrame, HookAfterFrame, RequestFrame, ServerFrame } from "../../src/protocol/frames.js"
-import { isReqId, newSid, StepId } from "../../src/protocol/ids.js"
+import { isReqId, newSid, type RunId, StepId } from "../../src/protocol/ids.js"
 import { withParentRequest } from "../../src/services/CurrentRequest.js"
 import { RequestTimedOut, RequestWithdrawn, SessionTornDown } from "../../src/services/OperatorErrors.js"
 import * as OperatorSession from "../../src/services/OperatorSession.js"
@@ -345,7 +345,7 @@ describe("OperatorSession", () => {
       const sent = yield* drain(queue)
       const ids = sent.map((f) => (f as { req_id: string }).req_id)
 
-      const count = yield* session.withdraw((p) => p.runId === "R-a", "run_cancelled")
+      const count = yield* session.withdraw({ run_id: "R-a" as RunId }, "run_cancelled")
       expect(count).toBe(2)
       for (const fiber of [a, b]) {
         const error = failureOf(yield* Fiber.await(fiber))
@@ -364,12 +364,25 @@ describe("OperatorSession", () => {
       expect(yield* Fiber.join(c)).toMatchObject({ value: "c" })
     }))
 
+  it.scoped("withdraw by {run_id, step_ids} takes only the requests of those steps", () =>
+    Effect.gen(function*() {
+      const session = yield* OperatorSession.make(newSid())
+      const one = StepId.make("ST-00000000000000b1")
+      const a = yield* Effect.fork(session.request(askBody("a", one), { runId: "R-a" }))
+      const b = yield* Effect.fork(session.request(askBody("b", "ST-00000000000000b2"), { runId: "R-a" }))
+      yield* waitForPending(session, 2)
+      expect(yield* session.withdraw({ run_id: "R-a" as RunId, step_ids: [one] }, "seat_taken_over")).toBe(1)
+      expect(failureOf(yield* Fiber.await(a))).toMatchObject({ _tag: "RequestWithdrawn", reason: "seat_taken_over" })
+      expect(b.unsafePoll()).toBeNull()
+      expect((yield* session.pending).map((p) => p.taskId)).toEqual(["ST-00000000000000b2"])
+    }))
+
   it.scoped("withdraw while disconnected fails the calls but sends nothing", () =>
     Effect.gen(function*() {
       const session = yield* OperatorSession.make(newSid())
       const fiber = yield* Effect.fork(session.request(askBody("a"), { runId: "R-a" }))
       yield* waitForPending(session, 1)
-      expect(yield* session.withdraw(() => true, "seat_taken_over")).toBe(1)
+      expect(yield* session.withdraw({ run_id: "R-a" as RunId }, "seat_taken_over")).toBe(1)
       expect(failureOf(yield* Fiber.await(fiber))).toMatchObject({ reason: "seat_taken_over" })
       const queue = yield* session.replaceOutbound
       expect(yield* drain(queue)).toEqual([])
