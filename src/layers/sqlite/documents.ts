@@ -1,9 +1,8 @@
 /**
  * Records in the `doc` column: JSON encoded and decoded with the record's Schema. A row
  * that does not decode is skipped with a warning naming it, so one damaged row cannot stop
- * the server from booting; storage failures are defects (the HTTP layer answers 500).
+ * the server from booting.
  */
-import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Either, Option, ParseResult, Schema } from "effect"
 
 export interface DocumentCodec<A> {
@@ -18,11 +17,7 @@ export const documentCodec = <A, I>(schema: Schema.Schema<A, I>): DocumentCodec<
   const json = Schema.parseJson(schema)
   const encodeEither = Schema.encodeEither(json)
   const decodeEither = Schema.decodeUnknownEither(json)
-  const decodeOne = (where: string, doc: unknown) => {
-    const decoded = decodeEither(doc)
-    if (Either.isRight(decoded)) return Option.some(decoded.right)
-    return Option.none<A>()
-  }
+  const decodeOne = (doc: unknown) => Option.getRight(decodeEither(doc))
   const warn = (where: string, doc: unknown) =>
     Effect.logWarning(
       `skipping stored row ${where}: it does not decode (${
@@ -37,7 +32,7 @@ export const documentCodec = <A, I>(schema: Schema.Schema<A, I>): DocumentCodec<
         throw new Error(`cannot store a record that does not match its schema: ${ParseResult.TreeFormatter.formatErrorSync(e)}`)
       }),
     decode: (where, doc) => {
-      const out = decodeOne(where, doc)
+      const out = decodeOne(doc)
       return Option.isSome(out) ? Effect.succeed(out) : Effect.as(warn(where, doc), out)
     },
     decodeAll: (rows, where, doc) =>
@@ -45,7 +40,7 @@ export const documentCodec = <A, I>(schema: Schema.Schema<A, I>): DocumentCodec<
         const out: Array<A> = []
         const bad: Array<Effect.Effect<void>> = []
         for (const row of rows) {
-          const one = decodeOne(where(row), doc(row))
+          const one = decodeOne(doc(row))
           if (Option.isSome(one)) out.push(one.value)
           else bad.push(warn(where(row), doc(row)))
         }
@@ -53,6 +48,3 @@ export const documentCodec = <A, I>(schema: Schema.Schema<A, I>): DocumentCodec<
       })
   }
 }
-
-/** Storage failures are not the caller's to handle: a defect, which the HTTP layer answers with 500. */
-export const orDie = <A, R>(effect: Effect.Effect<A, SqlError, R>): Effect.Effect<A, never, R> => Effect.orDie(effect)
