@@ -13,7 +13,8 @@ export const Status = Schema.Struct({
   sessions: Schema.Int,
   connected_sessions: Schema.Int,
   pending_requests: Schema.Int,
-  uptime_secs: Schema.Int
+  uptime_secs: Schema.Int,
+  storage: Schema.Literal("sqlite", "memory")
 })
 
 export class HealthApi extends HttpApiGroup.make("health")
