@@ -2,6 +2,8 @@
 import { Command, Options } from "@effect/cli"
 import { Cause, Config, Console, Duration, Effect, Layer, Option } from "effect"
 import { AppLive, type EngineOptions } from "../layers/App.js"
+import { LoggingLive, logFormats, logLevels } from "../layers/Logging.js"
+import { TracingLive } from "../layers/Tracing.js"
 import { defaultDataDir, isLoopbackHost, type ServerConfigInput } from "../layers/ServerConfig.js"
 
 const host = Options.text("host").pipe(
@@ -37,6 +39,17 @@ const allowHost = Options.text("allow-host").pipe(
 const allowOrigin = Options.text("allow-origin").pipe(
   Options.withDescription("a web origin allowed to call this server, e.g. https://ui.example (repeatable)"),
   Options.repeated
+)
+
+const logFormat = Options.choice("log-format", logFormats).pipe(
+  Options.withDescription("pretty: readable lines; json: one JSON object a line (default: env SWARMGATE_LOG_FORMAT, else pretty)"),
+  Options.withFallbackConfig(Config.literal(...logFormats)("SWARMGATE_LOG_FORMAT")),
+  Options.withDefault("pretty" as const)
+)
+const logLevel = Options.choice("log-level", logLevels).pipe(
+  Options.withDescription("the least severe level logged (default: env SWARMGATE_LOG_LEVEL, else info)"),
+  Options.withFallbackConfig(Config.literal(...logLevels)("SWARMGATE_LOG_LEVEL")),
+  Options.withDefault("info" as const)
 )
 
 /** `--spawn-timeout` falls back to env `SWARMGATE_SPAWN_TIMEOUT`, and so on. */
@@ -173,10 +186,14 @@ export const serve = Command.make(
     askTimeout,
     hookTimeout,
     spawnTimeout,
-    workerTokenTtl
+    workerTokenTtl,
+    logFormat,
+    logLevel
   },
   (options) =>
     Effect.flatMap(validate(options), ({ engine, server }) => Layer.launch(AppLive(server, engine))).pipe(
+      TracingLive,
+      Effect.provide(LoggingLive(options.logFormat, options.logLevel)),
       // runMain runs with error reporting off: say what went wrong in one line
       Effect.tapErrorCause((cause) =>
         Cause.isInterruptedOnly(cause) ? Effect.void : Console.error(`swarmgate serve: ${describeFailure(cause)}`)

@@ -7,6 +7,7 @@ import { HttpApi, OpenApi } from "@effect/platform"
 import { BlueprintsApi } from "./BlueprintsApi.js"
 import { DataApi } from "./DataApi.js"
 import { HealthApi } from "./HealthApi.js"
+import { MetricsApi } from "./MetricsApi.js"
 import { OperatorsApi } from "./OperatorsApi.js"
 import { ReferenceApi, withRawRoutes } from "./ReferenceApi.js"
 import { RunsApi } from "./RunsApi.js"
@@ -23,6 +24,7 @@ export class Api extends HttpApi.make("swarmgate")
   .add(WorkerApi)
   .add(DataApi)
   .add(ReferenceApi)
+  .add(MetricsApi)
   .annotateContext(OpenApi.annotations({
     title: "swarmgate",
     version,

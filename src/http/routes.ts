@@ -10,6 +10,7 @@ import { BlueprintsLive } from "./BlueprintsHttp.js"
 import { DataLive } from "./DataHttp.js"
 import { ErrorEnvelopeLive, type KnownRoute, routesOfApi } from "./ErrorMiddleware.js"
 import { HealthLive } from "./HealthHttp.js"
+import { MetricsLive } from "./MetricsHttp.js"
 import { AuthLive } from "./auth.js"
 import { OPERATOR_WS_PATH, OperatorSocketLive } from "./OperatorSocket.js"
 import { OperatorsLive } from "./OperatorsHttp.js"
@@ -26,7 +27,8 @@ export const ApiGroupsLive = Layer.mergeAll(
   TasksLive,
   RunsLive,
   WorkerLive,
-  DataLive
+  DataLive,
+  MetricsLive
 ).pipe(Layer.provide(AuthLive))
 
 export const ApiRoutesLive = HttpLayerRouter.addHttpApi(Api).pipe(
@@ -39,9 +41,12 @@ export const rawRoutes: ReadonlyArray<KnownRoute> = [
   { method: "GET", path: DOCS_PATH }
 ]
 
+/** Every route the server answers (the 404/405 decision, the route label of the HTTP metrics). */
+export const knownRoutes: ReadonlyArray<KnownRoute> = [...routesOfApi(Api), ...rawRoutes]
+
 export const RoutesLive = Layer.mergeAll(
   ApiRoutesLive,
   OperatorSocketLive,
   DocsPageLive,
-  ErrorEnvelopeLive([...routesOfApi(Api), ...rawRoutes])
+  ErrorEnvelopeLive(knownRoutes)
 )

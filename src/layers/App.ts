@@ -96,6 +96,28 @@ export const StartupLogLive = Layer.effectDiscard(
 )
 
 /**
+ * The shutdown summary, logged when release starts (this layer goes first): what is about to
+ * be interrupted and torn down.
+ */
+export const ShutdownLogLive = Layer.scopedDiscard(
+  Effect.gen(function*() {
+    const sessions = yield* Sessions
+    const runs = yield* RunningRuns
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        const all = yield* sessions.list()
+        yield* Effect.logInfo("shutting down").pipe(Effect.annotateLogs({
+          running_runs_interrupted: yield* runs.count,
+          operator_sessions: all.length,
+          connected_sessions: all.filter((s) => s.connected).length,
+          pending_requests: all.reduce((n, s) => n + s.pending, 0)
+        }))
+      })
+    )
+  })
+)
+
+/**
  * Everything, listening on the configured address; the output exposes what tests need.
  * Build order: storage, listener and registry, then the public URL (needs the bound port),
  * then the engine (reads both), then the routes (read the engine). Release runs the other
@@ -120,7 +142,7 @@ export const AppLive = (
     Layer.provideMerge(WithUrl)
   )
   const Served = HttpLive.pipe(Layer.provideMerge(WithEngine))
-  return Layer.mergeAll(IdleSweepLive, StartupLogLive).pipe(
+  return Layer.mergeAll(IdleSweepLive, StartupLogLive, ShutdownLogLive).pipe(
     Layer.provideMerge(Served),
     Layer.provideMerge(ServerConfig.layer(input))
   )

@@ -8,7 +8,8 @@ import { Effect, Layer } from "effect"
 import { createServer, type Server, STATUS_CODES } from "node:http"
 import type { Socket } from "node:net"
 import type { Duplex } from "node:stream"
-import { RoutesLive } from "../http/routes.js"
+import { countRequests } from "../http/httpMetrics.js"
+import { knownRoutes, RoutesLive } from "../http/routes.js"
 import { guardUpgrades } from "../http/WsUpgrade.js"
 import { ServerConfig } from "./ServerConfig.js"
 
@@ -69,5 +70,9 @@ export const NodeServerLive = Layer.unwrapEffect(
   Effect.map(ServerConfig, (config) => NodeHttpServer.layer(makeNodeServer, { host: config.host, port: config.port }))
 )
 
-/** The routes served on whatever `HttpServer` is provided; per-request logging off. */
-export const HttpLive = HttpLayerRouter.serve(RoutesLive, { disableLogger: true, disableListenLog: true })
+/** The routes served on whatever `HttpServer` is provided; per-request logging off, request counting on. */
+export const HttpLive = HttpLayerRouter.serve(RoutesLive, {
+  disableLogger: true,
+  disableListenLog: true,
+  middleware: countRequests(knownRoutes)
+})

@@ -141,6 +141,7 @@ export class Dispatcher extends Context.Tag("swarmgate/Dispatcher")<Dispatcher, 
                 )
 
               const outcome = yield* work.pipe(
+                Effect.withSpan("step", { attributes: { "swarmgate.step_id": stepId, "swarmgate.ref": ref, "swarmgate.attempt": attempt } }),
                 Effect.onInterrupt(() =>
                   Effect.suspend(() =>
                     cancelled ? finish(stepId, { status: "cancelled", error: "the run was cancelled" }) : Effect.void

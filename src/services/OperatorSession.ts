@@ -30,6 +30,7 @@ import { makeReqId } from "../protocol/ids.js"
 import { type Withdrawal, type WithdrawalReason, withdraws } from "../protocol/withdrawal.js"
 import { currentRequest } from "./CurrentRequest.js"
 import { type RequestError, RequestTimedOut, RequestWithdrawn, SessionTornDown } from "./OperatorErrors.js"
+import { trackRequest } from "./Telemetry.js"
 
 export type SessionState = "connected" | "disconnected" | "torn_down"
 
@@ -229,7 +230,9 @@ export const make = (
       // its outcome stands.
       const expire = Effect.flatMap(takeIfCurrent(entry), (taken) =>
         taken
-          ? Effect.zipRight(cancel(reqId, "deadline"), Deferred.fail(entry.deferred, timedOut()))
+          ? Effect.zipRight(cancel(reqId, "deadline"), Deferred.fail(entry.deferred, timedOut())).pipe(
+            Effect.zipLeft(Effect.logInfo("request timed out").pipe(Effect.annotateLogs({ sid, req_id: reqId, kind })))
+          )
           : Effect.void)
       return reply.pipe(
         Effect.timeoutOption(Duration.millis(ms)),
@@ -251,7 +254,7 @@ export const make = (
         const runId = requestOptions.runId ?? (body.type === "spawn" ? body.run_id : undefined)
         return Effect.acquireUseRelease(
           register(frame, runId, requestOptions.beforeRedelivery),
-          (entry) => Effect.zipRight(offer(frame), awaitEntry(entry)),
+          (entry) => Effect.zipRight(offer(frame), awaitEntry(entry)).pipe(trackRequest(body.type)),
           (entry, exit) =>
             Effect.flatMap(takeIfCurrent(entry), (taken) =>
               // Still owed after the caller was interrupted: tell the operator to stop.
@@ -307,6 +310,7 @@ export const make = (
       const frames = yield* Effect.flatMap(snapshot, Effect.forEach(redeliveryFrame))
       // a newer socket or a teardown may have shut this queue meanwhile; it redelivers itself
       yield* Queue.offerAll(queue, frames).pipe(Effect.catchAllCause(() => Effect.void))
+      yield* Effect.logInfo("operator connected").pipe(Effect.annotateLogs({ sid, redelivered: frames.length }))
       return queue as Queue.Dequeue<ServerFrame>
     }).pipe(Effect.uninterruptible)
 
@@ -315,6 +319,7 @@ export const make = (
         Option.isSome(slot) && slot.value === queue
           ? Queue.shutdown(slot.value).pipe(
             Effect.zipRight(Ref.update(stateRef, (s) => (s === "torn_down" ? s : "disconnected"))),
+            Effect.zipRight(Effect.logInfo("operator disconnected").pipe(Effect.annotateLogs({ sid }))),
             Effect.as(Option.none())
           )
           : Effect.succeed(slot)).pipe(Effect.uninterruptible)
@@ -342,6 +347,7 @@ export const make = (
             new RequestWithdrawn({ reqId, reason, message: `request ${reqId} was withdrawn (${reason})` })
           )
           yield* cancel(reqId, reason)
+          yield* Effect.logInfo("request withdrawn").pipe(Effect.annotateLogs({ sid, req_id: reqId, reason }))
         }
         return taken.length
       }).pipe(Effect.uninterruptible)
@@ -359,6 +365,7 @@ export const make = (
             ? Effect.as(Queue.shutdown(slot.value), Option.none())
             : Effect.succeed(slot))
         yield* Deferred.succeed(tornDown, undefined)
+        yield* Effect.logInfo("operator session torn down").pipe(Effect.annotateLogs({ sid, reason, failed: HashMap.size(entries) }))
       }).pipe(Effect.uninterruptible)
 
     yield* Effect.addFinalizer(() => teardown("its scope was closed"))

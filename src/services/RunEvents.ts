@@ -7,6 +7,7 @@
 import { Clock, Context, Effect, Layer, PubSub, Stream } from "effect"
 import type { RunId } from "../protocol/ids.js"
 import { EventRepo, type NewRunEvent, type RunEvent } from "./repos/EventRepo.js"
+import { makeEventObserver } from "./Telemetry.js"
 
 export type EventInput = Omit<NewRunEvent, "at">
 
@@ -23,12 +24,15 @@ export class RunEvents extends Context.Tag("swarmgate/RunEvents")<RunEvents, Run
       const hub = yield* Effect.acquireRelease(PubSub.unbounded<RunEvent>(), PubSub.shutdown)
       // seq assignment and broadcast happen together, so live followers see seq order
       const lock = yield* Effect.makeSemaphore(1)
+      // run/step log lines and metrics come from the events, so the engine logs in one place
+      const observe = makeEventObserver()
 
       const publish = (event: EventInput) =>
         lock.withPermits(1)(Effect.gen(function*() {
           const at = new Date(yield* Clock.currentTimeMillis).toISOString()
           const stored = yield* repo.append({ ...event, at })
           yield* PubSub.publish(hub, stored)
+          yield* observe(stored)
           return stored
         }))
 

@@ -174,6 +174,7 @@ export class RunLifecycle extends Context.Tag("swarmgate/RunLifecycle")<RunLifec
             })
           const fiber = yield* execution.pipe(
             Effect.onExit(end),
+            Effect.withSpan("run", { attributes: { "swarmgate.run_id": run.run_id, "swarmgate.resumed": resumed } }),
             Effect.asVoid,
             Effect.catchAllCause(() => Effect.void),
             Effect.forkIn(scope)

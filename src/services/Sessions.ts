@@ -225,6 +225,7 @@ export const make = (
         }
         yield* repo.insert(record)
         yield* seat(record)
+        yield* Effect.logInfo("operator login").pipe(Effect.annotateLogs({ sid, ...(desc === undefined ? {} : { desc }) }))
         return { sid, token } as const
       }).pipe(Effect.uninterruptible)
 
