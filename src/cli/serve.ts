@@ -41,16 +41,34 @@ const allowOrigin = Options.text("allow-origin").pipe(
   Options.repeated
 )
 
-const logFormat = Options.choice("log-format", logFormats).pipe(
-  Options.withDescription("pretty: readable lines; json: one JSON object a line (default: env SWARMGATE_LOG_FORMAT, else pretty)"),
-  Options.withFallbackConfig(Config.literal(...logFormats)("SWARMGATE_LOG_FORMAT")),
-  Options.withDefault("pretty" as const)
+// text, checked in `logging`: a bad value gets one line naming the flag, its env and the choices
+const logFormat = Options.text("log-format").pipe(
+  Options.withDescription(
+    "pretty: readable lines; json: one JSON object a line (default: env SWARMGATE_LOG_FORMAT, else pretty)"
+  ),
+  Options.withFallbackConfig(Config.string("SWARMGATE_LOG_FORMAT")),
+  Options.withDefault("pretty")
 )
-const logLevel = Options.choice("log-level", logLevels).pipe(
-  Options.withDescription("the least severe level logged (default: env SWARMGATE_LOG_LEVEL, else info)"),
-  Options.withFallbackConfig(Config.literal(...logLevels)("SWARMGATE_LOG_LEVEL")),
-  Options.withDefault("info" as const)
+const logLevel = Options.text("log-level").pipe(
+  Options.withDescription(
+    `the least severe level logged: ${logLevels.join(", ")} (default: env SWARMGATE_LOG_LEVEL, else info)`
+  ),
+  Options.withFallbackConfig(Config.string("SWARMGATE_LOG_LEVEL")),
+  Options.withDefault("info")
 )
+
+const oneOf = <A extends string>(flag: string, choices: ReadonlyArray<A>, value: string): Effect.Effect<A, string> => {
+  const found = choices.find((c) => c === value.trim().toLowerCase())
+  return found !== undefined
+    ? Effect.succeed(found)
+    : problem(`--${flag} (or env ${envOf(flag)}) must be one of ${choices.join(", ")}, got ${JSON.stringify(value)}`)
+}
+
+const logging = (options: { readonly logFormat: string; readonly logLevel: string }) =>
+  Effect.map(
+    Effect.all([oneOf("log-format", logFormats, options.logFormat), oneOf("log-level", logLevels, options.logLevel)]),
+    ([format, level]) => LoggingLive(format, level)
+  )
 
 /** `--spawn-timeout` falls back to env `SWARMGATE_SPAWN_TIMEOUT`, and so on. */
 const envOf = (flag: string) => `SWARMGATE_${flag.toUpperCase().replace(/-/g, "_")}`
@@ -191,9 +209,11 @@ export const serve = Command.make(
     logLevel
   },
   (options) =>
-    Effect.flatMap(validate(options), ({ engine, server }) => Layer.launch(AppLive(server, engine))).pipe(
-      TracingLive,
-      Effect.provide(LoggingLive(options.logFormat, options.logLevel)),
+    Effect.flatMap(logging(options), (logger) =>
+      Effect.flatMap(validate(options), ({ engine, server }) => Layer.launch(AppLive(server, engine))).pipe(
+        TracingLive,
+        Effect.provide(logger)
+      )).pipe(
       // runMain runs with error reporting off: say what went wrong in one line
       Effect.tapErrorCause((cause) =>
         Cause.isInterruptedOnly(cause) ? Effect.void : Console.error(`swarmgate serve: ${describeFailure(cause)}`)

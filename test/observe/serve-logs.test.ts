@@ -1,0 +1,63 @@
+/** `swarmgate serve --log-format` / `--log-level` and their env fallbacks, as a real child process. */
+import { describe, expect, it } from "@effect/vitest"
+import { spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+
+const bin = fileURLToPath(new URL("../../bin/swarmgate.mjs", import.meta.url))
+
+const start = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } })
+  let output = ""
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
+  const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+  return { child, output: () => output, exit }
+}
+
+const waitFor = async (running: ReturnType<typeof start>, pattern: RegExp, timeoutMs = 20_000) => {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const match = pattern.exec(running.output())
+    if (match) return match
+    if (running.child.exitCode !== null) break
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  running.child.kill("SIGKILL")
+  throw new Error(`no ${pattern}; output so far:\n${running.output()}`)
+}
+
+describe("serve log flags", () => {
+  it("--log-format json (here from env SWARMGATE_LOG_FORMAT) writes one JSON object a line, with --log-level", async () => {
+    const running = start(["serve", "--memory", "--port", "0", "--log-level", "debug"], { SWARMGATE_LOG_FORMAT: "json" })
+    const base = (await waitFor(running, /listening on (http:\/\/[^\s;,"]+)/))[1]!
+    const login = await (await fetch(`${base}/v1/operators`, { method: "POST" })).json() as { sid: string; token: string }
+    await waitFor(running, /operator login/)
+    running.child.kill("SIGTERM")
+    expect(await running.exit).toBe(0)
+    const lines = running.output().trim().split("\n")
+    const entries = lines.map((line) => JSON.parse(line) as { message: string; logLevel: string; annotations: any })
+    expect(entries.find((e) => e.message === "operator login")?.annotations).toEqual({ sid: login.sid })
+    expect(entries.some((e) => e.message === "shutting down")).toBe(true)
+    expect(entries.every((e) => ["DEBUG", "INFO", "WARN", "ERROR"].includes(e.logLevel))).toBe(true)
+    expect(running.output()).not.toContain(login.token)
+  }, 60_000)
+
+  it("--log-level warning hides the info lines; a bad format or level is refused naming the choices", async () => {
+    // a non-loopback bind logs a warning after the (info) listening line: the warning shows, the info does not
+    const quiet = start([
+      "serve", "--memory", "--host", "0.0.0.0", "--port", "0", "--api-token", "a-token-of-enough-length-0123",
+      "--log-level", "warning"
+    ])
+    await waitFor(quiet, /not a loopback/)
+    const badLevel = start(["serve", "--memory", "--port", "0", "--log-level", "loud"])
+    expect(await badLevel.exit).toBe(1)
+    expect(badLevel.output()).toContain("--log-level (or env SWARMGATE_LOG_LEVEL) must be one of all, trace, debug")
+    expect(badLevel.output()).toContain('got "loud"')
+    const badFormat = start(["serve", "--memory", "--port", "0"], { SWARMGATE_LOG_FORMAT: "xml" })
+    expect(await badFormat.exit).toBe(1)
+    expect(badFormat.output()).toContain("--log-format (or env SWARMGATE_LOG_FORMAT) must be one of pretty, json")
+    quiet.child.kill("SIGTERM")
+    expect(await quiet.exit).toBe(0)
+    expect(quiet.output()).not.toMatch(/listening on/)
+  }, 60_000)
+})
