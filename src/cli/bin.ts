@@ -1,6 +1,42 @@
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Effect } from "effect"
+import { Cause, Effect, Exit, Option } from "effect"
 import { cli } from "./Cli.js"
+import { withHelpConsole } from "./helpText.js"
 
-// errors are printed by the CLI (usage) or the command itself (one line); exit code from runMain
-cli(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain({ disableErrorReporting: true }))
+/**
+ * Exit codes: 0 on success, a command's `CliFailure.exitCode` (its one line printed here,
+ * never a stack trace), 1 for anything else. @effect/cli prints its own parse errors.
+ */
+const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): number => {
+  if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return 0
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isSome(failure)) {
+    const e = failure.value as { _tag?: string; exitCode?: number }
+    if (e._tag === "CliFailure" && typeof e.exitCode === "number") return e.exitCode
+  }
+  return 1
+}
+
+const main = cli(process.argv).pipe(
+  Effect.tapError((e) => {
+    const err = e as { _tag?: string; message?: string }
+    return err._tag === "CliFailure" && err.message !== "" && err.message !== undefined
+      ? Effect.sync(() => void process.stderr.write(`swarmgate: ${err.message}\n`))
+      : Effect.void
+  }),
+  Effect.tapDefect((defect) =>
+    Effect.sync(() => void process.stderr.write(`swarmgate: internal error: ${String(defect)}\n`))
+  ),
+  withHelpConsole,
+  Effect.provide(NodeContext.layer)
+)
+
+NodeRuntime.runMain(main, {
+  disableErrorReporting: true,
+  // exit now: an idle keep-alive HTTP connection must not hold the process open
+  teardown: (exit, onExit) => {
+    const code = exitCodeOf(exit)
+    onExit(code)
+    process.exit(code)
+  }
+})
