@@ -20,10 +20,12 @@ const blueprint = Args.text({ name: "blueprint.json|id" }).pipe(
   Args.withDescription("a blueprint file (run inline) or the id of a stored blueprint")
 )
 const input = Options.text("input").pipe(
+  Options.withPseudoName("JSON|@file"),
   Options.withDescription("the run's input: JSON, or @file to read it from a file (default: the blueprint's default_input)"),
   Options.optional
 )
 const operator = Options.text("operator").pipe(
+  Options.withPseudoName("auto|none|SID"),
   Options.withDescription(
     "auto: answer operator steps in this process; none: seat no one; S-...: seat that session " +
       "(its token in env SWARMGATE_OPERATOR_TOKEN) (default: auto when the blueprint has operator agents " +
