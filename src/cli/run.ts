@@ -102,7 +102,8 @@ export const run = Cli.make(
 
       const progress = yield* makeProgress(runId, { tty: process.stderr.isTTY === true })
       if (conn !== undefined) {
-        const terminal = yield* makeTerminal()
+        const own = yield* makeTerminal()
+        const terminal = { ask: (text: string) => progress.interlude(own.ask(text)) }
         const serving = serveRequests(conn, { exec: options.exec, approve: options.approve, terminal, note: progress.note })
         yield* Effect.forkScoped(serving.pipe(
           Effect.catchAll((e) => progress.note(`the in-process operator stopped: ${String((e as Error)?.message ?? e)}`))
