@@ -114,6 +114,17 @@ export const run = Cli.make(
         Stream.runForEach(progress.event),
         Effect.catchAll(() =>
           stderr(`lost the event stream of run ${runId}; see its state with \`swarmgate show ${runId}\``)
+        ),
+        // Ctrl-C: a run whose only operator is this process could never go on, so it is
+        // cancelled; with another operator it goes on, and we say how to find it
+        Effect.onInterrupt(() =>
+          conn !== undefined
+            ? api.runs.cancel({ path: { id: runId } }).pipe(
+              Effect.zipRight(stderr(`\nstopped: run ${runId} cancelled`)),
+              Effect.timeout("5 seconds"),
+              Effect.ignore
+            )
+            : stderr(`\nstopped following run ${runId}; it goes on: \`swarmgate show ${runId}\``)
         )
       )
       const finished = yield* api.runs.get({ path: { id: runId } })

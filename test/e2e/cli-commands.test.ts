@@ -211,3 +211,16 @@ describe("swarmgate operator", () => {
     expect(r.stderr).toContain("SWARMGATE_OPERATOR_TOKEN")
   }, CLI_TIMEOUT)
 })
+
+describe("swarmgate run, stopped", () => {
+  it("Ctrl-C while its in-process operator waits at the terminal cancels the run", async () => {
+    const running = start(["run", "examples/subprocess-check.json"], env)
+    const [, runId] = await waitFor(running.stderr, /run (R-[0-9a-f]+) started/, running)
+    await waitFor(running.stderr, /start agent writer \(attempt 1\)/, running)
+    running.child.kill("SIGINT")
+    const ended = await running.exit
+    expect(ended.stderr).toContain(`stopped: run ${runId} cancelled`)
+    const show = await cli(["show", runId!, "--json"], env)
+    expect(JSON.parse(show.stdout).status).toBe("cancelled")
+  }, 2 * CLI_TIMEOUT)
+})
