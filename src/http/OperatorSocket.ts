@@ -9,17 +9,17 @@
  * TCP socket is gone, since the platform writes its HTTP response onto it afterwards.
  */
 import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Deferred, Effect, Either, Exit, Fiber, Option, Queue, type Scope } from "effect"
+import { Effect, Exit, Option, Queue, Runtime, type Scope } from "effect"
 import type { Socket } from "node:net"
 import { type RawData, WebSocket } from "ws"
-import { ServerConfig, type ServerConfigShape } from "../layers/ServerConfig.js"
-import { binaryFrameProblem, decodeOperatorFrame } from "../protocol/decode.js"
-import { encodeServerFrame, type ErrorFrame, type ServerFrame } from "../protocol/frames.js"
+import { binaryFrameProblem } from "../protocol/decode.js"
+import { encodeServerFrame, type ServerFrame } from "../protocol/frames.js"
 import { type LiveSession, Sessions, type SessionsShape } from "../services/Sessions.js"
 import { bearerToken } from "./auth.js"
 import { BadRequest, UpgradeRequired } from "./errors.js"
-import { makeKeepalive } from "./keepalive.js"
+import type { KeepaliveSweep, Watched } from "./keepalive.js"
 import { credentialError } from "./OperatorsHttp.js"
+import { decodeReply } from "./replyFastPath.js"
 import { closeAndWait, SHUTDOWN_CLOSE, type UpgradeFailed, WsUpgrade } from "./WsUpgrade.js"
 
 export const OPERATOR_WS_PATH = "/v1/operators/:sid/ws"
@@ -54,11 +54,6 @@ const checkUpgradeHeaders = (headers: Readonly<Record<string, string | undefined
   return Effect.void
 }
 
-type Inbound =
-  | { readonly _tag: "text"; readonly text: string }
-  | { readonly _tag: "binary" }
-  | { readonly _tag: "end" }
-
 const textOf = (data: RawData): string =>
   Buffer.isBuffer(data)
     ? data.toString("utf8")
@@ -68,33 +63,63 @@ const textOf = (data: RawData): string =>
 
 type Ending = "closed" | "replaced" | "torn_down" | "silent"
 
+/** Inbound frames move the session's last access at most this often (it is only read by idle expiry). */
+export const TOUCH_EVERY_MS = 1_000
+
+const rawSocketOf = (ws: WebSocket) =>
+  (ws as unknown as { readonly _socket?: Partial<Pick<Socket, "cork" | "uncork">> })._socket
+
+const noop = () => {}
+
 /**
  * One socket of one session, from the upgrade until the TCP socket is gone. `open` does
  * the handshake and calls `attach` synchronously on the new socket.
+ *
+ * One fiber per socket (this one), which is also the writer: it drains the outbound queue
+ * in batches until the queue is shut — by a newer socket, by teardown, or by this socket's
+ * 'close' (which clears the slot). Replies are decoded and resolved in the 'message'
+ * listener itself, and liveness is watched by the server-wide keepalive sweep.
  */
 export const runConnection = (
   open: (attach: (ws: WebSocket) => void) => Effect.Effect<WebSocket, UpgradeFailed>,
   live: LiveSession,
   sessions: SessionsShape,
-  config: ServerConfigShape
+  keepalive: KeepaliveSweep
 ): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { session, sid } = live
-    const inbox = yield* Queue.unbounded<Inbound>()
-    const closed = yield* Deferred.make<void>()
+    const fork = Runtime.runFork(yield* Effect.runtime<never>())
+    const clock = yield* Effect.clock
     let socket: WebSocket | undefined
-    const send = (frame: Parameters<typeof encodeServerFrame>[0]) =>
-      Effect.sync(() => {
-        if (socket?.readyState === WebSocket.OPEN) socket.send(encodeServerFrame(frame))
+    let queue: Queue.Dequeue<ServerFrame> | undefined
+    let watched: Watched | undefined
+    let closed = false
+    let silent = false
+    let lastTouch = Number.NEGATIVE_INFINITY
+    let corked = false
+
+    const sendNow = (frame: ServerFrame) => {
+      if (socket?.readyState === WebSocket.OPEN) socket.send(encodeServerFrame(frame))
+    }
+    const touch = () => {
+      const now = clock.unsafeCurrentTimeMillis()
+      if (now - lastTouch < TOUCH_EVERY_MS) return
+      lastTouch = now
+      fork(sessions.touch(sid))
+    }
+    const onText = (text: string) => {
+      const decoded = decodeReply(text)
+      if (decoded._tag === "Left") return sendNow({ type: "error", ...decoded.left })
+      const reply = decoded.right
+      if (Effect.runSync(session.resolve(reply)) === "resolved") return
+      sendNow({
+        type: "error",
+        code: "unknown_request",
+        message: `request ${reply.req_id} is not owed by this session (never sent, already answered, or ` +
+          `withdrawn); do not reply to it again`,
+        req_id: reply.req_id
       })
-    const keepalive = yield* makeKeepalive({
-      pingEvery: config.keepalive.pingEvery,
-      silentAfter: config.keepalive.silentAfter,
-      ping: Effect.sync(() => {
-        if (socket?.readyState === WebSocket.OPEN) socket.ping()
-      }),
-      onAliveTick: Effect.asVoid(sessions.touch(sid))
-    })
+    }
 
     // Never leave with the socket open; on interruption (server stopping) say so with 1001.
     yield* Effect.addFinalizer((exit) =>
@@ -107,19 +132,23 @@ export const runConnection = (
     const attach = (ws: WebSocket) => {
       socket = ws
       ws.on("message", (data: RawData, isBinary: boolean) => {
-        keepalive.alive()
-        Queue.unsafeOffer(inbox, isBinary ? { _tag: "binary" } : { _tag: "text", text: textOf(data) })
+        watched?.alive()
+        touch()
+        if (isBinary) sendNow({ type: "error", ...binaryFrameProblem })
+        else onText(textOf(data))
       })
-      ws.on("pong", keepalive.alive)
+      ws.on("pong", () => watched?.alive())
       // protocol errors (1009 and the like): ws has already sent the close, 'close' follows
-      ws.on("error", () => {})
+      ws.on("error", noop)
       ws.once("close", () => {
-        Queue.unsafeOffer(inbox, { _tag: "end" })
-        Deferred.unsafeDone(closed, Exit.void)
+        closed = true
+        watched?.remove()
+        // shuts the queue, which ends the writer below
+        if (queue !== undefined) fork(session.clearOutboundIf(queue))
       })
     }
     const upgraded = yield* Effect.either(open(attach))
-    if (Either.isLeft(upgraded)) {
+    if (upgraded._tag === "Left") {
       yield* Effect.logDebug("operator socket upgrade failed").pipe(
         Effect.annotateLogs({ sid, reason: upgraded.left.message })
       )
@@ -133,77 +162,56 @@ export const runConnection = (
       yield* closeAndWait(ws, TORN_DOWN_CLOSE)
       return
     }
-    const queue = attached.value
-    yield* Effect.addFinalizer(() => session.clearOutboundIf(queue))
+    const out = attached.value
+    queue = out
+    yield* Effect.addFinalizer(() => session.clearOutboundIf(out))
+    if (closed) return
+    watched = keepalive.watch({
+      ping: () => {
+        if (ws.readyState === WebSocket.OPEN) ws.ping()
+      },
+      onSilent: () => {
+        silent = true
+        ws.terminate()
+      },
+      onAliveTick: () => fork(sessions.touch(sid))
+    })
+    yield* Effect.addFinalizer(() => Effect.sync(() => watched?.remove()))
+    lastTouch = clock.unsafeCurrentTimeMillis()
     yield* sessions.touch(sid)
 
-    // A batch goes out with the TCP socket corked, so its frames leave in one write rather
-    // than one syscall each; every frame still checks the socket is open first.
+    // Frames go out with the TCP socket corked until the event loop's next check phase, so
+    // everything sent in one tick leaves in one write rather than one syscall each.
+    const uncork = () => {
+      corked = false
+      rawSocketOf(ws)?.uncork?.()
+    }
     const sendBatch = (frames: Iterable<ServerFrame>) =>
       Effect.sync(() => {
-        const ws = socket
-        if (ws === undefined || ws.readyState !== WebSocket.OPEN) return
-        const raw = (ws as unknown as { readonly _socket?: Partial<Pick<Socket, "cork" | "uncork">> })._socket
-        const corked = typeof raw?.cork === "function" && typeof raw.uncork === "function"
-        if (corked) raw.cork!()
-        try {
-          for (const frame of frames) {
-            if (ws.readyState !== WebSocket.OPEN) break
-            ws.send(encodeServerFrame(frame))
+        if (ws.readyState !== WebSocket.OPEN) return
+        if (!corked) {
+          const raw = rawSocketOf(ws)
+          if (typeof raw?.cork === "function" && typeof raw.uncork === "function") {
+            raw.cork()
+            corked = true
+            setImmediate(uncork)
           }
-        } finally {
-          if (corked) raw.uncork!()
+        }
+        for (const frame of frames) {
+          if (ws.readyState !== WebSocket.OPEN) break
+          ws.send(encodeServerFrame(frame))
         }
       })
+    // Taking from a shut-down queue interrupts the take: that is the end of the writer.
+    yield* Effect.exit(Effect.forever(Effect.flatMap(Queue.takeBetween(out, 1, 1024), sendBatch)))
 
-    // Taking from the queue interrupts this fiber once it is shut down (replaced or torn down).
-    yield* Queue.takeBetween(queue, 1, 1024).pipe(
-      Effect.flatMap(sendBatch),
-      Effect.forever,
-      Effect.forkScoped
-    )
-
-    const reply = (error: Omit<ErrorFrame, "type">) => send({ type: "error", ...error })
-    const handle = (message: Inbound): Effect.Effect<void> => {
-      if (message._tag === "binary") return reply(binaryFrameProblem)
-      if (message._tag === "end") return Effect.void
-      return Either.match(decodeOperatorFrame(message.text), {
-        onLeft: reply,
-        onRight: (decoded) =>
-          Effect.flatMap(session.resolve(decoded), (outcome) =>
-            outcome === "resolved" ? Effect.void : reply({
-              code: "unknown_request",
-              message: `request ${decoded.req_id} is not owed by this session (never sent, already answered, or ` +
-                `withdrawn); do not reply to it again`,
-              req_id: decoded.req_id
-            }))
-      })
-    }
-    // Frames in arrival order, a batch at a time; one access record per batch.
-    const reader: Effect.Effect<void> = Effect.flatMap(Queue.takeBetween(inbox, 1, 256), (batch) => {
-      let end = false
-      const messages: Array<Inbound> = []
-      for (const m of batch) {
-        if (m._tag === "end") end = true
-        else messages.push(m)
-      }
-      return Effect.forEach(messages, handle, { discard: true }).pipe(
-        Effect.zipRight(messages.length > 0 ? Effect.asVoid(sessions.touch(sid)) : Effect.void),
-        Effect.zipRight(end ? Effect.void : Effect.suspend(() => reader))
-      )
-    })
-    const readerFiber = yield* Effect.forkScoped(reader)
-
-    const endings: ReadonlyArray<Effect.Effect<Ending>> = [
-      Effect.as(Deferred.await(closed), "closed"),
-      Effect.zipRight(
-        Queue.awaitShutdown(queue),
-        Effect.map(session.state, (s) => (s === "torn_down" ? "torn_down" : "replaced"))
-      ),
-      Effect.as(session.awaitTeardown, "torn_down"),
-      Effect.as(keepalive.run, "silent")
-    ]
-    const ending = yield* Effect.raceAll(endings)
+    const ending: Ending = silent
+      ? "silent"
+      : closed
+      ? "closed"
+      : (yield* session.state) === "torn_down"
+      ? "torn_down"
+      : "replaced"
     yield* Effect.logDebug("operator socket ending").pipe(Effect.annotateLogs({ sid, ending }))
     switch (ending) {
       case "replaced":
@@ -215,13 +223,11 @@ export const runConnection = (
         break
       case "silent":
         // detached as if it had closed (§3 rule 3); nothing to say to a dead peer
-        ws.terminate()
         yield* closeAndWait(ws, undefined)
         break
       case "closed":
         break
     }
-    yield* Fiber.join(readerFiber).pipe(Effect.timeout("5 seconds"), Effect.ignore)
   })
 
 /** The raw route beside the HttpApi (HttpApi has no WebSocket endpoints). */
@@ -229,7 +235,6 @@ export const OperatorSocketLive = HttpLayerRouter.use((router) =>
   Effect.gen(function*() {
     const sessions = yield* Sessions
     const upgrader = yield* WsUpgrade
-    const config = yield* ServerConfig
     yield* router.add(
       "GET",
       OPERATOR_WS_PATH,
@@ -239,7 +244,7 @@ export const OperatorSocketLive = HttpLayerRouter.use((router) =>
         const token = yield* bearerToken(request.headers.authorization)
         const live = yield* Effect.mapError(sessions.authenticate(sid ?? "", token), credentialError)
         yield* checkUpgradeHeaders(request.headers)
-        yield* Effect.scoped(runConnection((attach) => upgrader.upgrade(request, attach), live, sessions, config))
+        yield* Effect.scoped(runConnection((attach) => upgrader.upgrade(request, attach), live, sessions, upgrader.keepalive))
         // written onto a socket that is already gone: a no-op
         return HttpServerResponse.empty()
       })

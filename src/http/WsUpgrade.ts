@@ -15,6 +15,7 @@ import type { IncomingMessage, Server } from "node:http"
 import type { Duplex } from "node:stream"
 import { WebSocket, WebSocketServer } from "ws"
 import { ServerConfig } from "../layers/ServerConfig.js"
+import { type KeepaliveSweep, makeKeepaliveSweep } from "./keepalive.js"
 
 const heads = new WeakMap<IncomingMessage, Buffer>()
 const noop = () => {}
@@ -65,6 +66,8 @@ export class WsUpgrade extends Context.Tag("swarmgate/WsUpgrade")<WsUpgrade, {
     request: HttpServerRequest.HttpServerRequest,
     attach: (ws: WebSocket) => void
   ) => Effect.Effect<WebSocket, UpgradeFailed>
+  /** The one keepalive sweep of every operator socket (protocol.md §7). */
+  readonly keepalive: KeepaliveSweep
 }>() {
   /** Closing the layer closes every socket it opened with 1001. */
   static readonly layer: Layer.Layer<WsUpgrade, never, ServerConfig> = Layer.scoped(
@@ -101,7 +104,9 @@ export class WsUpgrade extends Context.Tag("swarmgate/WsUpgrade")<WsUpgrade, {
           })
           return Effect.sync(() => socket.off("close", onClose))
         })
-      return { upgrade }
+      const keepalive = yield* makeKeepaliveSweep(config.keepalive)
+      yield* Effect.forkScoped(keepalive.run)
+      return { upgrade, keepalive }
     })
   )
 }
