@@ -35,6 +35,12 @@ let asks: Promise<{ answered: number; failed: number; ms: number }> | undefined
 
 const ops: Record<string, (m: Record<string, unknown>) => Promise<Record<string, unknown>>> = {
   memory: async () => ({ memory: await memory() }),
+  // for finding out what a session holds (not used by the bench itself)
+  snapshot: async (m) => {
+    await memory()
+    const { writeHeapSnapshot } = await import("node:v8")
+    return { path: writeHeapSnapshot(m.path as string) }
+  },
   login: async (m) => {
     const count = m.count as number
     const made = await runtime.runPromise(

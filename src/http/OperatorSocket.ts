@@ -5,8 +5,8 @@
  * the session is torn down (1000), the peer goes silent (cut), or the server stops (1001).
  *
  * Writes go straight to the `ws` socket and check its state first, so a write after close
- * is dropped rather than hanging (effect3.md pitfall 4); the handler returns only once the
- * TCP socket is gone, since the platform writes its HTTP response onto it afterwards.
+ * is dropped rather than hanging (effect3.md pitfall 4). The HTTP handler returns once the
+ * handshake is done; the connection lives on a fiber of its own (WsUpgrade.serve).
  */
 import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect, Exit, Option, Queue, Runtime, type Scope } from "effect"
@@ -244,8 +244,9 @@ export const OperatorSocketLive = HttpLayerRouter.use((router) =>
         const token = yield* bearerToken(request.headers.authorization)
         const live = yield* Effect.mapError(sessions.authenticate(sid ?? "", token), credentialError)
         yield* checkUpgradeHeaders(request.headers)
-        yield* Effect.scoped(runConnection((attach) => upgrader.upgrade(request, attach), live, sessions, upgrader.keepalive))
-        // written onto a socket that is already gone: a no-op
+        yield* upgrader.serve(request, (open) => runConnection(open, live, sessions, upgrader.keepalive))
+        // after a handshake this response is never written (WsUpgrade.serve); after a failed
+        // one the socket is already gone
         return HttpServerResponse.empty()
       })
     )

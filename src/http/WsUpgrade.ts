@@ -10,11 +10,12 @@
  */
 import type { HttpServerRequest } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { Context, Data, Duration, Effect, Layer } from "effect"
+import { Context, Data, Deferred, Duration, Effect, Exit, FiberSet, Layer, type Scope } from "effect"
 import type { IncomingMessage, Server } from "node:http"
 import type { Duplex } from "node:stream"
 import { WebSocket, WebSocketServer } from "ws"
 import { ServerConfig } from "../layers/ServerConfig.js"
+import { makeDeferred } from "../services/sharedDeferred.js"
 import { type KeepaliveSweep, makeKeepaliveSweep } from "./keepalive.js"
 
 const heads = new WeakMap<IncomingMessage, Buffer>()
@@ -57,6 +58,22 @@ export const closeAndWait = (
     )
   })
 
+/** One socket's life; `open` does the handshake and calls `attach` on the new socket. */
+export type Connection = (
+  open: (attach: (ws: WebSocket) => void) => Effect.Effect<WebSocket, UpgradeFailed>
+) => Effect.Effect<void, never, Scope.Scope>
+
+/**
+ * After our own handshake the platform still answers the HTTP request, and it would write
+ * that response onto the TCP socket `ws` now owns. A response with no socket ends without
+ * writing anything, and the platform skips one that has ended.
+ */
+const retireHttpResponse = (request: HttpServerRequest.HttpServerRequest) => {
+  const response = NodeHttpServerRequest.toServerResponse(request)
+  if (response.socket !== null) response.detachSocket(response.socket)
+  response.end()
+}
+
 export class WsUpgrade extends Context.Tag("swarmgate/WsUpgrade")<WsUpgrade, {
   /**
    * Complete the handshake on the request's socket. `attach` runs synchronously as the
@@ -66,6 +83,15 @@ export class WsUpgrade extends Context.Tag("swarmgate/WsUpgrade")<WsUpgrade, {
     request: HttpServerRequest.HttpServerRequest,
     attach: (ws: WebSocket) => void
   ) => Effect.Effect<WebSocket, UpgradeFailed>
+  /**
+   * Run `connection` for as long as its socket lives, on a fiber of its own outside the
+   * HTTP request (see `serve` below); returns once the handshake is settled. `connection`
+   * must call `open` to do the handshake.
+   */
+  readonly serve: (
+    request: HttpServerRequest.HttpServerRequest,
+    connection: Connection
+  ) => Effect.Effect<void>
   /** The one keepalive sweep of every operator socket (protocol.md §7). */
   readonly keepalive: KeepaliveSweep
 }>() {
@@ -104,9 +130,29 @@ export class WsUpgrade extends Context.Tag("swarmgate/WsUpgrade")<WsUpgrade, {
           })
           return Effect.sync(() => socket.off("close", onClose))
         })
+      // Each connection runs on a fiber of this layer, not on its HTTP request's: a request
+      // fiber parked for the socket's lifetime would hold the whole HTTP stack (several
+      // copies of the app context) per idle socket. Closing the layer interrupts them all.
+      const runConnection = yield* FiberSet.makeRuntime<never>()
+      const serve = (request: HttpServerRequest.HttpServerRequest, connection: Connection) =>
+        Effect.suspend(() => {
+          const settled = makeDeferred<boolean>()
+          let pending: HttpServerRequest.HttpServerRequest | undefined = request
+          const open = (attach: (ws: WebSocket) => void) =>
+            Effect.suspend(() => {
+              const req = pending
+              pending = undefined // the socket outlives the request; do not hold it
+              return req === undefined
+                ? Effect.fail(new UpgradeFailed({ message: "the handshake was already done" }))
+                : upgrade(req, attach)
+            }).pipe(Effect.onExit((exit) => Deferred.succeed(settled, Exit.isSuccess(exit))))
+          runConnection(Effect.scoped(connection(open)).pipe(Effect.ensuring(Deferred.succeed(settled, false))))
+          return Effect.flatMap(Deferred.await(settled), (upgraded) =>
+            upgraded ? Effect.sync(() => retireHttpResponse(request)) : Effect.void)
+        })
       const keepalive = yield* makeKeepaliveSweep(config.keepalive)
       yield* Effect.forkScoped(keepalive.run)
-      return { upgrade, keepalive }
+      return { upgrade, serve, keepalive }
     })
   )
 }
