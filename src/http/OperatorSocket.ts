@@ -9,7 +9,7 @@
  * handshake is done; the connection lives on a fiber of its own (WsUpgrade.serve).
  */
 import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Effect, Exit, Option, Queue, Runtime, type Scope } from "effect"
+import { Effect, Exit, Option, Queue, type Scope } from "effect"
 import type { Socket } from "node:net"
 import { type RawData, WebSocket } from "ws"
 import { binaryFrameProblem } from "../protocol/decode.js"
@@ -82,13 +82,13 @@ const noop = () => {}
  */
 export const runConnection = (
   open: (attach: (ws: WebSocket) => void) => Effect.Effect<WebSocket, UpgradeFailed>,
+  fork: (effect: Effect.Effect<unknown>) => void,
   live: LiveSession,
   sessions: SessionsShape,
   keepalive: KeepaliveSweep
 ): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { session, sid } = live
-    const fork = Runtime.runFork(yield* Effect.runtime<never>())
     const clock = yield* Effect.clock
     let socket: WebSocket | undefined
     let queue: Queue.Dequeue<ServerFrame> | undefined
@@ -244,7 +244,7 @@ export const OperatorSocketLive = HttpLayerRouter.use((router) =>
         const token = yield* bearerToken(request.headers.authorization)
         const live = yield* Effect.mapError(sessions.authenticate(sid ?? "", token), credentialError)
         yield* checkUpgradeHeaders(request.headers)
-        yield* upgrader.serve(request, (open) => runConnection(open, live, sessions, upgrader.keepalive))
+        yield* upgrader.serve(request, (open, fork) => runConnection(open, fork, live, sessions, upgrader.keepalive))
         // after a handshake this response is never written (WsUpgrade.serve); after a failed
         // one the socket is already gone
         return HttpServerResponse.empty()

@@ -10,7 +10,7 @@
  */
 import type { HttpServerRequest } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { Context, Data, Deferred, Duration, Effect, Exit, FiberSet, Layer, type Scope } from "effect"
+import { Context, Data, Deferred, Duration, Effect, Exit, FiberSet, Layer, Runtime, type Scope } from "effect"
 import type { IncomingMessage, Server } from "node:http"
 import type { Duplex } from "node:stream"
 import { WebSocket, WebSocketServer } from "ws"
@@ -58,9 +58,13 @@ export const closeAndWait = (
     )
   })
 
-/** One socket's life; `open` does the handshake and calls `attach` on the new socket. */
+/**
+ * One socket's life; `open` does the handshake and calls `attach` on the new socket;
+ * `fork` runs a short effect from a socket listener (one runtime shared by every socket).
+ */
 export type Connection = (
-  open: (attach: (ws: WebSocket) => void) => Effect.Effect<WebSocket, UpgradeFailed>
+  open: (attach: (ws: WebSocket) => void) => Effect.Effect<WebSocket, UpgradeFailed>,
+  fork: (effect: Effect.Effect<unknown>) => void
 ) => Effect.Effect<void, never, Scope.Scope>
 
 /**
@@ -134,19 +138,27 @@ export class WsUpgrade extends Context.Tag("swarmgate/WsUpgrade")<WsUpgrade, {
       // fiber parked for the socket's lifetime would hold the whole HTTP stack (several
       // copies of the app context) per idle socket. Closing the layer interrupts them all.
       const runConnection = yield* FiberSet.makeRuntime<never>()
+      const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+      const fork = (effect: Effect.Effect<unknown>) => void runFork(effect)
+      // `open` for one request, built apart from `serve` so that its closure cannot keep the
+      // request (and its HTTP objects) alive for the socket's lifetime
+      const opener = (request: HttpServerRequest.HttpServerRequest, settled: Deferred.Deferred<boolean>) => {
+        let pending: HttpServerRequest.HttpServerRequest | undefined = request
+        return (attach: (ws: WebSocket) => void) =>
+          Effect.suspend(() => {
+            const req = pending
+            pending = undefined
+            return req === undefined
+              ? Effect.fail(new UpgradeFailed({ message: "the handshake was already done" }))
+              : upgrade(req, attach)
+          }).pipe(Effect.onExit((exit) => Deferred.succeed(settled, Exit.isSuccess(exit))))
+      }
       const serve = (request: HttpServerRequest.HttpServerRequest, connection: Connection) =>
         Effect.suspend(() => {
           const settled = makeDeferred<boolean>()
-          let pending: HttpServerRequest.HttpServerRequest | undefined = request
-          const open = (attach: (ws: WebSocket) => void) =>
-            Effect.suspend(() => {
-              const req = pending
-              pending = undefined // the socket outlives the request; do not hold it
-              return req === undefined
-                ? Effect.fail(new UpgradeFailed({ message: "the handshake was already done" }))
-                : upgrade(req, attach)
-            }).pipe(Effect.onExit((exit) => Deferred.succeed(settled, Exit.isSuccess(exit))))
-          runConnection(Effect.scoped(connection(open)).pipe(Effect.ensuring(Deferred.succeed(settled, false))))
+          runConnection(
+            Effect.scoped(connection(opener(request, settled), fork)).pipe(Effect.ensuring(Deferred.succeed(settled, false)))
+          )
           return Effect.flatMap(Deferred.await(settled), (upgraded) =>
             upgraded ? Effect.sync(() => retireHttpResponse(request)) : Effect.void)
         })
