@@ -30,13 +30,13 @@ interface Case extends LoadSpec {
 }
 
 const cases: ReadonlyArray<Case> = [
-  { inFlight: 1, total: 4_000, maxMs: 2_000, trials: 1 },
-  { inFlight: 64, total: 40_000, maxMs: 3_000, trials: 3 },
-  { inFlight: 1024, total: 40_000, maxMs: 4_000, trials: 1 }
+  { inFlight: 1, total: 4_000, maxMs: 1_500, trials: 1 },
+  { inFlight: 64, total: 40_000, maxMs: 2_500, trials: 3 },
+  { inFlight: 1024, total: 40_000, maxMs: 3_000, trials: 1 }
 ]
 const warmup: ReadonlyArray<LoadSpec> = [
-  { inFlight: 1, total: 1_000, maxMs: 1_000 },
-  { inFlight: 64, total: 10_000, maxMs: 2_000 }
+  { inFlight: 1, total: 1_000, maxMs: 750 },
+  { inFlight: 64, total: 10_000, maxMs: 1_500 }
 ]
 
 /** Targets at 64 in flight: swarmgate req/s ÷ contender req/s. */

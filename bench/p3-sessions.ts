@@ -73,9 +73,12 @@ export const runP3 = async (log: Log): Promise<Section> => {
         (await client.call<{ held: number }>("stats")).held >= ASKING * EACH, 60_000)
       const outstandingMs = performance.now() - t1
       const outstanding = (await server.call<{ memory: Memory }>("memory")).memory
+      const t2 = performance.now()
       await client.call("release")
-      const asked = await server.call<{ answered: number; failed: number; ms: number }>("awaitAsks", {}, 90_000)
-      log(`P3 ${ASKING} x ${EACH} asks: ${asked.answered} answered, ${asked.failed} failed in ${ms(asked.ms)} ms`)
+      const settled = await server.call<{ answered: number; failed: number; ms: number }>("awaitAsks", {}, 90_000)
+      // from the client's release to the last answer at the server
+      const asked = { answered: settled.answered, failed: settled.failed, ms: performance.now() - t2 }
+      log(`P3 ${ASKING} x ${EACH} asks: ${asked.answered} answered, ${asked.failed} failed, ${ms(asked.ms)} ms after release`)
 
       const data = {
         sessions: SESSIONS,
@@ -103,7 +106,7 @@ export const runP3 = async (log: Log): Promise<Section> => {
           id: "P3",
           what: `${int(ASKING)} sessions x ${EACH} outstanding asks`,
           target: "every request answered",
-          value: `${int(asked.answered)} of ${int(ASKING * EACH)} in ${ms(asked.ms)} ms`,
+          value: `${int(asked.answered)} of ${int(ASKING * EACH)}, ${ms(asked.ms)} ms after release`,
           pass: asked.answered === ASKING * EACH && asked.failed === 0
         }
       ]
@@ -121,7 +124,7 @@ export const runP3 = async (log: Log): Promise<Section> => {
           row("bare ws + Map", bareRow.before, bareRow.after),
           row("swarmgate", before, idle)
         ]) + `\nwith ${int(ASKING * EACH)} asks outstanding: RSS ${mib(outstanding.rss)}; issued and delivered in ` +
-          `${ms(outstandingMs)} ms; ${int(asked.answered)} answered, ${asked.failed} failed`,
+          `${ms(outstandingMs)} ms; ${int(asked.answered)} answered, ${asked.failed} failed, the last ${ms(asked.ms)} ms after the client answered`,
         targets,
         data
       }
