@@ -105,12 +105,22 @@ export const runP1 = async (log: Log): Promise<Section> => {
     const bridge = Context.get(live.roles, SeniorBridge)
     const taskId = `ST-${randomBytes(8).toString("hex")}`
     const question = (n: number) => ({ q: "bench", n })
-    const run: Record<Contender, (spec: LoadSpec) => Promise<LoadResult>> = {
+    const runs: Record<Contender, (spec: LoadSpec) => Promise<LoadResult>> = {
       swarmgate: (spec) => real.runtime.runPromise(loadEffect(spec, (n) => bridge.ask({ taskId, question: question(n) }))),
       floor: (spec) => Effect.runPromise(loadEffect(spec, (n) => floor.ask(taskId, question(n)))),
       peer: (spec) => loadPromise(spec, (n) => peer.ask(taskId, question(n))),
       limit: (spec) => loadPromise(spec, (n) => limit.ask(taskId, question(n)))
     }
+    // CPU time of this process per request (server side plus the load loop): unlike req/s
+    // it hardly moves when other jobs share the machine
+    const run: Record<Contender, (spec: LoadSpec) => Promise<LoadResult & { cpuUsPerReq: number }>> = Object.fromEntries(
+      CONTENDERS.map((c) => [c, async (spec: LoadSpec) => {
+        const before = process.cpuUsage()
+        const result = await runs[c](spec)
+        const used = process.cpuUsage(before)
+        return { ...result, cpuUsPerReq: (used.user + used.system) / Math.max(1, result.completed) }
+      }])
+    ) as never
 
     log("P1 warm-up")
     for (const spec of warmup) for (const c of CONTENDERS) await run[c](spec)
@@ -165,7 +175,7 @@ const render = (
       })
     }
   }
-  const header = ["in flight", "contender", "req/s", "p50 ms", "p99 ms", "swarmgate ÷ it", "failed/lost", "trials req/s"]
+  const header = ["in flight", "contender", "req/s", "p50 ms", "p99 ms", "cpu µs/req", "swarmgate ÷ it", "failed/lost", "trials req/s"]
   const lines = rows.flatMap((r) =>
     CONTENDERS.map((c) => {
       const x = r.results[c]
@@ -175,6 +185,7 @@ const render = (
         int(x.reqPerSec),
         ms(x.p50Ms),
         ms(x.p99Ms),
+        int((x as LoadResult & { cpuUsPerReq?: number }).cpuUsPerReq ?? Number.NaN),
         c === "swarmgate" ? "" : ratio(r.results.swarmgate.reqPerSec / x.reqPerSec),
         `${x.failed}/${x.lost}${x.timeCapped ? " (time cap)" : ""}`,
         r.trials[c].map(int).join(" / ")
