@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto"
 import { HttpServer } from "@effect/platform"
 import { Context, Effect, Layer, Logger, LogLevel, ManagedRuntime, Option } from "effect"
 import { AppLive } from "../src/layers/App.js"
+import { StepId } from "../src/protocol/ids.js"
 import { SeniorBridge } from "../src/services/roles/SeniorBridge.js"
 import { Sessions } from "../src/services/Sessions.js"
 import { startClient } from "./children.js"
@@ -103,7 +104,7 @@ export const runP1 = async (log: Log): Promise<Section> => {
     }
 
     const bridge = Context.get(live.roles, SeniorBridge)
-    const taskId = `ST-${randomBytes(8).toString("hex")}`
+    const taskId = StepId.make(`ST-${randomBytes(8).toString("hex")}`)
     const question = (n: number) => ({ q: "bench", n })
     const runs: Record<Contender, (spec: LoadSpec) => Promise<LoadResult>> = {
       swarmgate: (spec) => real.runtime.runPromise(loadEffect(spec, (n) => bridge.ask({ taskId, question: question(n) }))),

@@ -7,6 +7,7 @@
 import { HttpServer } from "@effect/platform"
 import { Context, Effect, Layer, Logger, LogLevel, ManagedRuntime, Option } from "effect"
 import { AppLive } from "../src/layers/App.js"
+import { StepId } from "../src/protocol/ids.js"
 import { SeniorBridge } from "../src/services/roles/SeniorBridge.js"
 import { Sessions } from "../src/services/Sessions.js"
 
@@ -31,6 +32,7 @@ const memory = async () => {
   return process.memoryUsage()
 }
 
+const taskId = StepId.make("ST-00000000000000b3")
 let asks: Promise<{ answered: number; failed: number; ms: number }> | undefined
 
 const ops: Record<string, (m: Record<string, unknown>) => Promise<Record<string, unknown>>> = {
@@ -63,7 +65,7 @@ const ops: Record<string, (m: Record<string, unknown>) => Promise<Record<string,
         const bridge = Context.get(roles.value, SeniorBridge)
         return yield* Effect.forEach(
           Array.from({ length: each }, (_, i) => i),
-          (i) => Effect.either(bridge.ask({ taskId: "ST-p3", question: { i } })),
+          (i) => Effect.either(bridge.ask({ taskId, question: { i } })),
           { concurrency: "unbounded" }
         )
       }), { concurrency: "unbounded" })
