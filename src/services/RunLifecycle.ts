@@ -170,11 +170,15 @@ export class RunLifecycle extends Context.Tag("swarmgate/RunLifecycle")<RunLifec
               live.delete(run.run_id)
               yield* Deferred.succeed(entry.ended, undefined)
             })
-          const fiber = yield* execution.pipe(
+          // Forked uninterruptibly so `end` is installed before a cancel can interrupt the
+          // fiber: one interrupted before its first step would otherwise never run `end`, and
+          // cancel would wait for `ended` forever. The flow itself is interruptible.
+          const fiber = yield* Effect.interruptible(execution).pipe(
             Effect.onExit(end),
             Effect.asVoid,
             Effect.catchAllCause(() => Effect.void),
-            Effect.forkIn(scope)
+            Effect.forkIn(scope),
+            Effect.uninterruptible
           )
           yield* Deferred.succeed(entry.fiber, fiber)
         })
