@@ -9,10 +9,11 @@ import { p1b } from "./p1b-blackbox.js"
 import { p2 } from "./p2-step.js"
 import { p3 } from "./p3-sessions.js"
 import { p4 } from "./p4-engine.js"
+import { p4sqlite, p5 } from "./storage.js"
 import { header, machine, renderSection, renderSummary, type Results, writeResults } from "./report.js"
 import type { Bench, Target } from "./suite.js"
 
-const benches: ReadonlyArray<Bench> = [p1, p1b, p2, p3, p4]
+const benches: ReadonlyArray<Bench> = [p1, p1b, p2, p3, p4, p4sqlite, p5]
 
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",")
 const wanted = (id: string) => only === undefined || only.includes(id)

@@ -1,5 +1,5 @@
 /**
- * P1 request round trip (quality.md): engine-side `ask` through a real session of the real
+ * P1 request round trip: engine-side `ask` through a real session of the real
  * server (AppLive, memory, 127.0.0.1:0) and a real socket to a separate client process that
  * answers at once. Contenders in the same run, answered by the same client process:
  * limit = bare `ws` + `Map`; peer = socket.io 4 `emitWithAck`; floor = the least Effect

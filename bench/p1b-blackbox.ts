@@ -1,5 +1,5 @@
 /**
- * P1b operator round trip, black box (quality.md): a sub-agent's `POST /v1/worker/ask` →
+ * P1b operator round trip, black box: a sub-agent's `POST /v1/worker/ask` →
  * `ask` frame → `answer` → HTTP answer, against the server started as a user starts it
  * (`node bin/swarmgate.mjs serve`, its own process). Contenders, each in its own process
  * and driven by the same client process: limit = bare `node:http` + `ws` relay; peer =

@@ -1,5 +1,5 @@
 /**
- * P2 full operator step (quality.md): one `operator` step with `main_ai` on — hook_before,
+ * P2 full operator step: one `operator` step with `main_ai` on — hook_before,
  * spawn, HTTP prompt fetch, HTTP submit, spawn_ack, hook_after — with an automated
  * operator and worker in the client process. The server runs in this process (AppLive,
  * memory); each step is timed from `Runs.launch` to `Runs.awaitEnd`. 200 sequential,

@@ -1,5 +1,5 @@
 /**
- * P3 sessions at scale (quality.md): 10,000 operator sessions logged in and connected over
+ * P3 sessions at scale: 10,000 operator sessions logged in and connected over
  * real sockets (from the client process), idle; RSS per session above the empty server,
  * after a full GC. Then 1,000 of them get 10 engine-side asks each, all outstanding at
  * once (the client holds them) before every one is answered. The same idle sockets on a

@@ -1,5 +1,5 @@
 /**
- * P4 flow engine (quality.md): `builtin identity` steps through the real Runs service with
+ * P4 flow engine: `builtin identity` steps through the real Runs service with
  * every repository in memory — a `seq` of 10,000 and a `fanout` (join all) of 1,000 —
  * timed from `launch` to `awaitEnd`. Each trial gets a fresh engine so stored runs of
  * earlier trials do not weigh on later ones.

@@ -1,32 +1,35 @@
 /**
- * `GET /v1/operators/:sid/ws` (protocol.md §2.3, §4, §5, §7). The bearer is checked
+ * `GET /v1/operators/:sid/ws` (docs/operators.md). The bearer is checked
  * before the upgrade, so a bad credential is an ordinary 401/404 envelope. After the
  * upgrade one connection runs until the peer closes, a newer socket replaces it (4000),
  * the session is torn down (1000), the peer goes silent (cut), or the server stops (1001).
  *
  * Writes go straight to the `ws` socket and check its state first, so a write after close
- * is dropped rather than hanging (effect3.md pitfall 4). The HTTP handler returns once the
+ * is dropped rather than hanging. The HTTP handler returns once the
  * handshake is done; the connection lives on a fiber of its own (WsUpgrade.serve).
  */
 import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Effect, Exit, Option, Queue, type Scope } from "effect"
+import { Chunk, Clock, Duration, Effect, Exit, Option, Queue, type Scope } from "effect"
 import type { Socket } from "node:net"
 import { type RawData, WebSocket } from "ws"
+import { ServerConfig, type ServerConfigShape } from "../layers/ServerConfig.js"
 import { binaryFrameProblem } from "../protocol/decode.js"
 import { encodeServerFrame, type ServerFrame } from "../protocol/frames.js"
+import { cut } from "../protocol/json.js"
 import { type LiveSession, Sessions, type SessionsShape } from "../services/Sessions.js"
-import { bearerToken } from "./auth.js"
+import { socketToken } from "./auth.js"
 import { BadRequest, UpgradeRequired } from "./errors.js"
 import type { KeepaliveSweep, Watched } from "./keepalive.js"
 import { credentialError } from "./OperatorsHttp.js"
 import { decodeReply } from "./replyFastPath.js"
-import { closeAndWait, SHUTDOWN_CLOSE, type UpgradeFailed, WsUpgrade } from "./WsUpgrade.js"
+import { closeAndWait, SHUTDOWN_CLOSE, SHUTDOWN_GRACE, type UpgradeFailed, WsUpgrade } from "./WsUpgrade.js"
 
 export const OPERATOR_WS_PATH = "/v1/operators/:sid/ws"
 
 export const REPLACED_CLOSE = { code: 4000, reason: "replaced by a newer connection" } as const
 export const TORN_DOWN_CLOSE = { code: 1000, reason: "operator session torn down" } as const
 const INTERNAL_CLOSE = { code: 1011, reason: "internal error" } as const
+export const NOT_READING_CLOSE = { code: 1008, reason: "operator is not reading" } as const
 
 const wsKey = /^[+/0-9A-Za-z]{21}[AQgw]==$/
 
@@ -61,7 +64,7 @@ const textOf = (data: RawData): string =>
     ? Buffer.concat(data).toString("utf8")
     : Buffer.from(data).toString("utf8")
 
-type Ending = "closed" | "replaced" | "torn_down" | "silent"
+type Ending = "closed" | "replaced" | "torn_down" | "silent" | "not_reading"
 
 /** Inbound frames move the session's last access at most this often (it is only read by idle expiry). */
 export const TOUCH_EVERY_MS = 1_000
@@ -85,7 +88,8 @@ export const runConnection = (
   fork: (effect: Effect.Effect<unknown>) => void,
   live: LiveSession,
   sessions: SessionsShape,
-  keepalive: KeepaliveSweep
+  keepalive: KeepaliveSweep,
+  config: ServerConfigShape
 ): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { session, sid } = live
@@ -97,9 +101,15 @@ export const runConnection = (
     let silent = false
     let lastTouch = Number.NEGATIVE_INFINITY
     let corked = false
+    let notReading = false
+    // the protocol bounds outbound: what a socket may hold unsent; an error frame over it is dropped
+    const maxBuffered = config.limits.outboundBuffer
+    const stallMillis = Duration.toMillis(config.outboundStall)
 
     const sendNow = (frame: ServerFrame) => {
-      if (socket?.readyState === WebSocket.OPEN) socket.send(encodeServerFrame(frame))
+      if (socket?.readyState === WebSocket.OPEN && socket.bufferedAmount <= maxBuffered) {
+        socket.send(encodeServerFrame(frame))
+      }
     }
     const touch = () => {
       const now = clock.unsafeCurrentTimeMillis()
@@ -115,9 +125,9 @@ export const runConnection = (
       sendNow({
         type: "error",
         code: "unknown_request",
-        message: `request ${reply.req_id} is not owed by this session (never sent, already answered, or ` +
-          `withdrawn); do not reply to it again`,
-        req_id: reply.req_id
+        message: `request ${cut(reply.req_id)} is not owed by this session (never sent, already answered, ` +
+          `or withdrawn); do not reply to it again`,
+        req_id: cut(reply.req_id)
       })
     }
 
@@ -125,7 +135,8 @@ export const runConnection = (
     yield* Effect.addFinalizer((exit) =>
       socket === undefined ? Effect.void : closeAndWait(
         socket,
-        Exit.isSuccess(exit) ? undefined : Exit.isInterrupted(exit) ? SHUTDOWN_CLOSE : INTERNAL_CLOSE
+        Exit.isSuccess(exit) ? undefined : Exit.isInterrupted(exit) ? SHUTDOWN_CLOSE : INTERNAL_CLOSE,
+        SHUTDOWN_GRACE
       )
     )
 
@@ -186,9 +197,10 @@ export const runConnection = (
       corked = false
       rawSocketOf(ws)?.uncork?.()
     }
-    const sendBatch = (frames: Iterable<ServerFrame>) =>
+    // Writes stop at the buffer limit; the index of the first frame not written comes back.
+    const sendSome = (frames: ReadonlyArray<ServerFrame>, from: number) =>
       Effect.sync(() => {
-        if (ws.readyState !== WebSocket.OPEN) return
+        if (ws.readyState !== WebSocket.OPEN) return frames.length
         if (!corked) {
           const raw = rawSocketOf(ws)
           if (typeof raw?.cork === "function" && typeof raw.uncork === "function") {
@@ -197,15 +209,41 @@ export const runConnection = (
             setImmediate(uncork)
           }
         }
-        for (const frame of frames) {
-          if (ws.readyState !== WebSocket.OPEN) break
-          ws.send(encodeServerFrame(frame))
+        let i = from
+        for (; i < frames.length && ws.bufferedAmount <= maxBuffered; i++) {
+          if (ws.readyState !== WebSocket.OPEN) return frames.length
+          ws.send(encodeServerFrame(frames[i]!))
         }
+        return i
+      })
+    // Over the limit the writer takes nothing more from the queue (the requests stay in the
+    // pending map, nothing grows here) until the peer reads; a buffer that stays over it
+    // for `outboundStall` means the peer does not read.
+    const awaitRoom = Effect.gen(function*() {
+      const since = yield* Clock.currentTimeMillis
+      while (ws.readyState === WebSocket.OPEN && ws.bufferedAmount > maxBuffered) {
+        if ((yield* Clock.currentTimeMillis) - since >= stallMillis) return false
+        yield* Effect.sleep("20 millis")
+      }
+      return true
+    })
+    const sendBatch = (frames: ReadonlyArray<ServerFrame>): Effect.Effect<void, "not_reading"> =>
+      Effect.flatMap(sendSome(frames, 0), function loop(sent): Effect.Effect<void, "not_reading"> {
+        if (sent >= frames.length) return Effect.void
+        return Effect.flatMap(awaitRoom, (room) => {
+          if (room) return Effect.flatMap(sendSome(frames, sent), loop)
+          notReading = true
+          return Effect.fail("not_reading" as const)
+        })
       })
     // Taking from a shut-down queue interrupts the take: that is the end of the writer.
-    yield* Effect.exit(Effect.forever(Effect.flatMap(Queue.takeBetween(out, 1, 1024), sendBatch)))
+    yield* Effect.exit(
+      Effect.forever(Effect.flatMap(Queue.takeBetween(out, 1, 1024), (batch) => sendBatch(Chunk.toReadonlyArray(batch))))
+    )
 
-    const ending: Ending = silent
+    const ending: Ending = notReading
+      ? "not_reading"
+      : silent
       ? "silent"
       : closed
       ? "closed"
@@ -225,6 +263,14 @@ export const runConnection = (
         // detached as if it had closed (§3 rule 3); nothing to say to a dead peer
         yield* closeAndWait(ws, undefined)
         break
+      case "not_reading":
+        // a disconnect (docs/operators.md): pending requests stay and are redelivered on reconnect
+        yield* session.clearOutboundIf(out)
+        yield* Effect.logWarning("operator socket closed: it stopped reading").pipe(
+          Effect.annotateLogs({ sid, buffered: ws.bufferedAmount })
+        )
+        yield* closeAndWait(ws, NOT_READING_CLOSE, "5 seconds")
+        break
       case "closed":
         break
     }
@@ -235,16 +281,17 @@ export const OperatorSocketLive = HttpLayerRouter.use((router) =>
   Effect.gen(function*() {
     const sessions = yield* Sessions
     const upgrader = yield* WsUpgrade
+    const config = yield* ServerConfig
     yield* router.add(
       "GET",
       OPERATOR_WS_PATH,
       Effect.gen(function*() {
         const request = yield* HttpServerRequest.HttpServerRequest
         const { sid } = yield* HttpLayerRouter.params
-        const token = yield* bearerToken(request.headers.authorization)
+        const token = yield* socketToken(request)
         const live = yield* Effect.mapError(sessions.authenticate(sid ?? "", token), credentialError)
         yield* checkUpgradeHeaders(request.headers)
-        yield* upgrader.serve(request, (open, fork) => runConnection(open, fork, live, sessions, upgrader.keepalive))
+        yield* upgrader.serve(request, (open, fork) => runConnection(open, fork, live, sessions, upgrader.keepalive, config))
         // after a handshake this response is never written (WsUpgrade.serve); after a failed
         // one the socket is already gone
         return HttpServerResponse.empty()

@@ -1,5 +1,5 @@
 /**
- * The operator session core (protocol.md §3–§5, architecture.md "The session"):
+ * The operator session core (docs/operators.md, Sessions, sockets and reconnecting; Teardown; docs/ARCHITECTURE.md):
  * a pending map of requests owed a reply and a swappable outbound queue.
  */
 import {
@@ -141,7 +141,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
 /**
  * One operator session. Its methods live on the prototype, so an idle session is a few
- * small objects: thousands of them are held at once (quality.md P3). The state is the
+ * small objects: thousands of them are held at once (docs/performance.md, P3). The state is the
  * design card's: the pending map `Ref<HashMap<string, Deferred>>` and the outbound slot
  * `SynchronizedRef<Option<Queue>>`; the lifecycle state is a plain field, read inside the
  * map's `Ref.modify` so registration and teardown cannot interleave (one JS thread).
@@ -301,7 +301,7 @@ class Session implements OperatorSessionShape {
 
   // The new queue goes into the slot before the pending map is read: a request registered
   // after that read finds the new queue itself, one registered before is in the snapshot
-  // (at worst it goes out twice; operators deduplicate by req_id, §4).
+  // (at worst it goes out twice; operators deduplicate by req_id).
   private get swapIn(): Effect.Effect<Queue.Queue<ServerFrame>, SessionTornDown> {
     return SynchronizedRef.modifyEffect(this.outbound, (previous) =>
       Effect.suspend(() => {
