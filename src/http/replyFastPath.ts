@@ -7,6 +7,7 @@
 import { Either } from "effect"
 import { decodeOperatorFrame, type FrameProblem } from "../protocol/decode.js"
 import type { PendingReply, SpawnAckReply } from "../protocol/frames.js"
+import { isTooDeep } from "../protocol/json.js"
 
 const isPlainObject = (u: unknown): u is Record<string, unknown> =>
   typeof u === "object" && u !== null && !Array.isArray(u)
@@ -36,6 +37,8 @@ const fast = (parsed: Record<string, unknown>): PendingReply | undefined => {
 }
 
 export const decodeReply = (text: string): Either.Either<PendingReply, FrameProblem> => {
+  // the same depth limit as the schema path, checked before parsing
+  if (isTooDeep(text)) return decodeOperatorFrame(text)
   let parsed: unknown
   try {
     parsed = JSON.parse(text)

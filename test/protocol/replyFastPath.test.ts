@@ -22,7 +22,8 @@ const cases: ReadonlyArray<string> = [
   `[1,2]`,
   `"answer"`,
   `{not json`,
-  `{"__proto__":{"type":"answer"},"req_id":"r6","value":1}`
+  `{"__proto__":{"type":"answer"},"req_id":"r6","value":1}`,
+  `{"type":"answer","req_id":"r7","value":${"[".repeat(100)}${"]".repeat(100)}}`
 ]
 
 describe("decodeReply", () => {
