@@ -260,7 +260,7 @@ export const runConnection = (
         yield* closeAndWait(ws, TORN_DOWN_CLOSE)
         break
       case "silent":
-        // detached as if it had closed (§3 rule 3); nothing to say to a dead peer
+        // detached as if it had closed (a disconnect, not a teardown); nothing to say to a dead peer
         yield* closeAndWait(ws, undefined)
         break
       case "not_reading":

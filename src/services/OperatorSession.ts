@@ -257,7 +257,7 @@ class Session implements OperatorSessionShape {
 
   request(body: RequestBody, options: RequestOptions = noOptions): Effect.Effect<PendingReply, RequestError> {
     return Effect.flatMap(currentRequest, (parent) => {
-      // one copy of the body; parent_req_id only when there is a parent (no null fields, §2)
+      // one copy of the body; parent_req_id only when there is a parent (frames carry no null fields)
       const frame = { ...body, req_id: options.reqId ?? makeReqId(this.sid, body.type) } as Mutable<RequestFrame>
       if (Option.isSome(parent)) frame.parent_req_id = parent.value
       const runId = options.runId ?? (body.type === "spawn" ? body.run_id : undefined)
