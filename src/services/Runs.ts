@@ -45,6 +45,7 @@ import { type TaskRecord, TaskRepo } from "./repos/TaskRepo.js"
 import { RunEvents } from "./RunEvents.js"
 import { Seats, type TakeResult } from "./Seats.js"
 import { SessionDirectory } from "./SessionDirectory.js"
+import { StepGate } from "./StepGate.js"
 
 export interface LaunchRequest {
   /** A stored blueprint's id (latest version) or an inline blueprint document. */
@@ -153,7 +154,7 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
   static readonly layer: Layer.Layer<
     Runs,
     never,
-    Dispatcher | BlueprintRepo | TaskRepo | RunRepo | StepRepo | RunEvents | Seats | SessionDirectory
+    Dispatcher | BlueprintRepo | TaskRepo | RunRepo | StepRepo | RunEvents | Seats | SessionDirectory | StepGate
   > = Layer.scoped(
     Runs,
     Effect.gen(function*() {
@@ -166,6 +167,7 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
       const events = yield* RunEvents
       const seats = yield* Seats
       const directory = yield* SessionDirectory
+      const gate = yield* StepGate
       const live = new Map<string, LiveRun>()
       // read-modify-write of run records (the fiber's end vs. acquire) goes through this
       const recordLock = yield* Effect.makeSemaphore(1)
@@ -201,6 +203,35 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
 
       const view = (r: RunRecord) =>
         Effect.map(steps.listByRun(r.run_id), (list): RunView => ({ ...r, steps: list.map(stepView) }))
+
+      /**
+       * Steps a fanout stopped without a verdict (the siblings of a failed `all` branch, the
+       * losers of `any` / `race`) are still `running` when their run ends; a finished run
+       * lists none of its steps as running, so they are recorded `cancelled`.
+       */
+      const closeUnfinished = (runId: string, at: string) =>
+        Effect.flatMap(steps.listByRun(runId), (list) =>
+          Effect.forEach(list.filter((s) => !isStepFinished(s.status)), (s) =>
+            Effect.gen(function*() {
+              const message = "the run ended before this step finished (another branch of its fanout decided the run)"
+              const closed = yield* gate.locked(Effect.flatMap(steps.get(s.step_id), (current) =>
+                Option.isNone(current) || isStepFinished(current.value.status)
+                  ? Effect.succeed(false)
+                  : Effect.as(
+                    steps.put({ ...current.value, status: "cancelled", finished_at: at, sealed: true, error: message }),
+                    true
+                  )))
+              if (!closed) return
+              yield* events.publish({
+                type: "step_finished",
+                run_id: runId,
+                step_id: s.step_id,
+                ref: s.ref,
+                attempt: s.attempt,
+                status: "cancelled",
+                message
+              })
+            }), { discard: true }))
 
       /** Fork the run's fiber; the record is stored and `running` already. */
       const start = (task: TaskRecord, run: RunRecord, resumed: boolean) =>
@@ -252,6 +283,7 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
               })
               // an interrupted run has not ended: it goes on when resumed
               if (status !== "interrupted") {
+                yield* closeUnfinished(run.run_id, finishedAt)
                 yield* events.publish({ type: "run_finished", run_id: run.run_id, status })
               }
               yield* seats.close(run.run_id)
