@@ -1,7 +1,7 @@
 /**
  * The run event log (`GET /v1/runs/:id/events`): appended through the EventRepo (which
  * assigns `seq`) and broadcast to live followers. `stream` replays the stored events, then
- * follows live ones, and ends after `run_finished`.
+ * follows live ones, and ends after `run_finished` (or, live, `run_interrupted`).
  */
 import { Clock, Context, Effect, Layer, PubSub, Stream } from "effect"
 import { EventRepo, type NewRunEvent, type RunEvent } from "./repos/EventRepo.js"
@@ -42,7 +42,8 @@ export class RunEvents extends Context.Tag("swarmgate/RunEvents")<RunEvents, Run
             replay,
             Stream.fromQueue(live).pipe(
               Stream.filter((e) => e.run_id === runId && e.seq > last),
-              Stream.takeUntil((e) => e.type === "run_finished")
+              // a server stop ends live streams too (the run goes on only when resumed)
+              Stream.takeUntil((e) => e.type === "run_finished" || e.type === "run_interrupted")
             )
           )
         }))

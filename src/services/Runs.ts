@@ -281,8 +281,10 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
                   ...(status === "failed" && Exit.isFailure(exit) ? { error: runError(exit.cause) } : {})
                 }
               })
-              // an interrupted run has not ended: it goes on when resumed
-              if (status !== "interrupted") {
+              // an interrupted run has not ended: it goes on when resumed; its followers are told
+              if (status === "interrupted") {
+                yield* events.publish({ type: "run_interrupted", run_id: run.run_id, status })
+              } else {
                 yield* closeUnfinished(run.run_id, finishedAt)
                 yield* events.publish({ type: "run_finished", run_id: run.run_id, status })
               }

@@ -12,6 +12,8 @@ export type RunEventType =
   | "request_answered"
   | "step_finished"
   | "run_finished"
+  /** The server stopped while the run was live; it goes on when resumed. */
+  | "run_interrupted"
 
 export interface RunEvent {
   readonly seq: number
