@@ -36,3 +36,34 @@ describe("unknown frame types", () => {
     }
   })
 })
+
+/** Survivors of the first mutation run of decode.ts: the exact wording of other problems. */
+describe("bad_frame messages say exactly what is wrong", () => {
+  const cases: Array<[string, string, string]> = [
+    ["a field of the wrong kind names what it got", JSON.stringify({ type: "hook_ack", req_id: REQ, ok: {} }),
+      "bad `hook_ack` frame: field `ok` must be a boolean, got an object"],
+    ["a missing field with a hint gives the hint", JSON.stringify({ type: "answer", req_id: REQ }),
+      "bad `answer` frame: missing field `value` (any JSON, null allowed)"],
+    ["a missing ok gives its hint", JSON.stringify({ type: "hook_ack", req_id: REQ }),
+      "bad `hook_ack` frame: missing field `ok` (a boolean)"],
+    ["several problems are listed, separated by semicolons", JSON.stringify({ type: "hook_ack", req_id: REQ, ok: 1, reason: 2 }),
+      "bad `hook_ack` frame: field `ok` must be a boolean, got a number; field `reason` must be a string, got a number"],
+    ["a non-object frame names what it is", "[1]",
+      "frame must be a JSON object, got an array; send one JSON object per text frame"],
+    ["a non-string type names what it is", JSON.stringify({ type: { a: 1 }, req_id: REQ }),
+      "field `type` must be a string, got an object; use one of: answer, hook_ack, spawn_ack, spawn_halt"]
+  ]
+  it.each(cases)("%s", (_what, text, message) => {
+    expect(Either.getOrUndefined(Either.flip(decodeOperatorFrame(text)))?.message).toBe(message)
+  })
+
+  it("invalid JSON is reported on one line, whitespace collapsed", () => {
+    // Node quotes the start of the text in its message, newlines included
+    const problem = Either.getOrUndefined(Either.flip(decodeOperatorFrame(`nope\n\n   ${"y".repeat(400)}`)))
+    expect(problem?.req_id).toBeUndefined()
+    const message = problem?.message ?? ""
+    expect(message).toMatch(/^frame is not valid JSON: \S.*; send one JSON object per text frame$/)
+    expect(message).toContain("nope yy")
+    expect(message).not.toMatch(/\s{2,}|\n/)
+  })
+})
