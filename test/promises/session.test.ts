@@ -6,7 +6,7 @@
  * public shape, a Clock the request reads, and the public `beforeRedelivery` hook.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Clock, Deferred, Effect, Exit, Fiber, Option, Queue } from "effect"
+import { Cause, Clock, Deferred, Effect, Exit, Fiber, Logger, Option, Queue } from "effect"
 import type { RequestFrame, ServerFrame } from "../../src/protocol/frames.js"
 import { newSid } from "../../src/protocol/ids.js"
 import * as OperatorSession from "../../src/services/OperatorSession.js"
@@ -195,5 +195,75 @@ describe("redelivery order", () => {
       yield* session.clearOutboundIf(first)
       const again = (yield* drain(yield* session.replaceOutbound)) as ReadonlyArray<ServerFrame>
       expect(again.filter(isRequest).map((f) => f.req_id)).toEqual(issued)
+    }))
+})
+
+/** Survivors of the first mutation run of OperatorSession.ts, as behaviour. */
+describe("session details the first mutation run found unpinned", () => {
+  const failure = (exit: Exit.Exit<unknown, unknown>) =>
+    Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) as Record<string, unknown> | undefined : undefined
+
+  it.scoped("a req_id issued again takes the request over: the earlier call fails `superseded`, the newer one gets the reply", () =>
+    Effect.gen(function*() {
+      const session = yield* OperatorSession.make(newSid())
+      const queue = yield* session.replaceOutbound
+      const earlier = yield* Effect.fork(session.request(askBody("first"), { reqId: "same-id" }))
+      yield* waitForPending(session, 1)
+      const newer = yield* Effect.fork(session.request(askBody("second"), { reqId: "same-id" }))
+      const exit = yield* settled(earlier, "the superseded call")
+      expect(failure(exit)).toMatchObject({
+        _tag: "RequestWithdrawn",
+        reqId: "same-id",
+        reason: "superseded",
+        message: "request same-id was issued again; the earlier call no longer waits for it"
+      })
+      // the earlier call's clean-up must not take the newer call's entry with it
+      expect((yield* session.pending).map((p) => p.reqId)).toEqual(["same-id"])
+      expect((yield* drain(queue)).filter(isRequest).map((f) => (f as { question?: unknown }).question)).toEqual(["first", "second"])
+      expect(yield* session.resolve(answer("same-id", "for the second"))).toBe("resolved")
+      expect(yield* Fiber.join(newer)).toEqual(answer("same-id", "for the second"))
+    }))
+
+  it.scoped("a hook_after sent to a queue that was shut down is reported as dropped", () =>
+    Effect.gen(function*() {
+      const logs: Array<string> = []
+      const logger = Logger.make(({ message }) => {
+        logs.push(Array.isArray(message) ? message.map(String).join(" ") : String(message))
+      })
+      const session = yield* OperatorSession.make(newSid())
+      const dead = yield* session.replaceOutbound
+      yield* Queue.shutdown(dead) // the socket's queue went away under the slot
+      yield* session.notify({ type: "hook_after", task_id: "ST-00000000000000aa", agent: "critic", attempt: 1, result: 1 })
+        .pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      expect(logs).toEqual(["hook_after dropped: operator session is disconnected"])
+    }))
+
+  it.scoped("refusals name their reason: attach after teardown, withdrawal, scope closed", () =>
+    Effect.gen(function*() {
+      const session = yield* OperatorSession.make(newSid())
+      yield* session.replaceOutbound
+      const call = yield* Effect.fork(session.request(askBody("q"), { reqId: "wd-1" }))
+      yield* waitForPending(session, 1)
+      expect(yield* session.withdraw(() => true, "seat_taken_over")).toBe(1)
+      expect(failure(yield* settled(call, "the withdrawn call"))).toMatchObject({
+        _tag: "RequestWithdrawn",
+        message: "request wd-1 was withdrawn (seat_taken_over)"
+      })
+      yield* session.teardown("deleted by its owner")
+      expect(failure(yield* Effect.exit(session.replaceOutbound))).toMatchObject({
+        _tag: "SessionTornDown",
+        message: `operator session ${session.sid} was torn down (a socket attached after teardown)`
+      })
+
+      const scoped = yield* Effect.scoped(Effect.gen(function*() {
+        const s = yield* OperatorSession.make(newSid())
+        const waiting = yield* Effect.forkDaemon(s.request(askBody("q")))
+        yield* waitForPending(s, 1)
+        return { s, waiting }
+      }))
+      expect(failure(yield* settled(scoped.waiting, "a call on a session whose scope closed"))).toMatchObject({
+        _tag: "SessionTornDown",
+        message: `operator session ${scoped.s.sid} was torn down (its scope was closed)`
+      })
     }))
 })
