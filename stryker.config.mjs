@@ -4,7 +4,9 @@
 /** @type {import("@stryker-mutator/api/core").PartialStrykerOptions} */
 export default {
   testRunner: "vitest",
-  vitest: { configFile: "vitest.config.ts", related: true },
+  vitest: { configFile: "stryker.vitest.config.ts", related: true },
+  // the first run measures which test reaches which mutant; on a busy machine that takes a while
+  dryRunTimeoutMinutes: 30,
   checkers: ["typescript"],
   tsconfigFile: "tsconfig.json",
   // each mutant runs only the tests that reached it in the dry run
