@@ -4,7 +4,8 @@
  */
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
 import { Schema } from "effect"
-import { AuthHeaders } from "./auth.js"
+import { OutputName, OutputRef } from "../protocol/names.js"
+import { AuthHeaders, DataAuth, WorkerAuth } from "./auth.js"
 import { ApiErrors } from "./errors.js"
 
 export const Emitted = Schema.Struct({
@@ -19,20 +20,23 @@ export class DataApi extends HttpApiGroup.make("data")
     HttpApiEndpoint.post("emit", "/v1/data/emit")
       .setHeaders(AuthHeaders)
       // the worker credential may come as `?token=` instead of the header
-      .setUrlParams(Schema.Struct({ name: Schema.String, token: Schema.optionalWith(Schema.String, { exact: true }) }))
+      .setUrlParams(Schema.Struct({ name: OutputName, token: Schema.optionalWith(Schema.String, { exact: true }) }))
       .addSuccess(Emitted)
       .addError(ApiErrors.BadRequest)
       .addError(ApiErrors.Gone)
       .addError(ApiErrors.PayloadTooLarge)
+      .middleware(WorkerAuth)
   )
   .add(
     HttpApiEndpoint.get("get", "/v1/data/:ref")
-      .setPath(Schema.Struct({ ref: Schema.String }))
+      .setPath(Schema.Struct({ ref: OutputRef }))
+      .addError(ApiErrors.BadRequest)
       .setHeaders(AuthHeaders)
       // the stored body, with the content type it was emitted with
       .addSuccess(HttpApiSchema.Uint8Array())
       .addError(ApiErrors.Forbidden)
       .addError(ApiErrors.NotFound)
+      .middleware(DataAuth)
   )
   .addError(ApiErrors.Unauthorized)
   .addError(ApiErrors.InternalError)

@@ -1,9 +1,8 @@
 /** Operator session routes (http-api.md, Operator sessions). The socket route is raw: OperatorSocket.ts. */
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
 import { Schema } from "effect"
-import { AuthHeaders } from "./auth.js"
+import { AnySessionAuth, AuthHeaders, SessionAuth } from "./auth.js"
 import { ApiErrors } from "./errors.js"
-import { JsonBody } from "./limits.js"
 
 export const DESC_MAX = 200
 
@@ -69,6 +68,7 @@ export class OperatorsApi extends HttpApiGroup.make("operators")
       .setHeaders(AuthHeaders)
       .addSuccess(OperatorList)
       .addError(ApiErrors.Unauthorized)
+      .middleware(AnySessionAuth)
   )
   .add(
     HttpApiEndpoint.get("info", "/v1/operators/:sid")
@@ -77,6 +77,7 @@ export class OperatorsApi extends HttpApiGroup.make("operators")
       .addSuccess(OperatorInfo)
       .addError(ApiErrors.Unauthorized)
       .addError(ApiErrors.NotFound)
+      .middleware(SessionAuth)
   )
   .add(
     HttpApiEndpoint.del("logout", "/v1/operators/:sid")
@@ -85,8 +86,7 @@ export class OperatorsApi extends HttpApiGroup.make("operators")
       .addSuccess(HttpApiSchema.NoContent)
       .addError(ApiErrors.Unauthorized)
       .addError(ApiErrors.NotFound)
+      .middleware(SessionAuth)
   )
   .addError(ApiErrors.InternalError)
-  // JSON bodies only (415 otherwise); every JSON group does this
-  .middleware(JsonBody)
 {}

@@ -5,22 +5,15 @@
  */
 import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { ParseResult, Schema } from "effect"
-import { AuthHeaders } from "./auth.js"
+import { PromptPayload } from "../protocol/records.js"
+import { AuthHeaders, WorkerAuth } from "./auth.js"
 import { ApiErrors } from "./errors.js"
-import { JsonBody } from "./limits.js"
 import { strictBody } from "./RunsApi.js"
 
 const exact = <S extends Schema.Schema.All>(s: S) => Schema.optionalWith(s, { exact: true })
 
-export const PromptPayload = Schema.Struct({
-  task_id: Schema.String,
-  run_id: Schema.String,
-  attempt: Schema.Int,
-  agent: Schema.String,
-  system: Schema.NullOr(Schema.String),
-  prompt: Schema.Unknown,
-  context: Schema.Record({ key: Schema.String, value: Schema.Unknown })
-})
+/** `GET /v1/worker/prompt`: the payload as the step record keeps it. */
+export { PromptPayload }
 
 export const verdicts = ["pass", "blocked", "skip"] as const
 export type Verdict = (typeof verdicts)[number]
@@ -81,7 +74,6 @@ export class WorkerApi extends HttpApiGroup.make("worker")
       .setPayload(ResultBody)
       .addSuccess(Submitted)
       .addError(ApiErrors.Unprocessable)
-      .middleware(JsonBody)
   )
   .add(
     HttpApiEndpoint.post("artifact", "/v1/worker/artifact")
@@ -96,10 +88,11 @@ export class WorkerApi extends HttpApiGroup.make("worker")
       .setPayload(AskBody)
       .addSuccess(AskAnswer)
       .addError(ApiErrors.Conflict)
-      .middleware(JsonBody)
   )
   .addError(ApiErrors.BadRequest)
   .addError(ApiErrors.Unauthorized)
   .addError(ApiErrors.Gone)
   .addError(ApiErrors.InternalError)
+  // every worker route: the step's credential, checked before the body is read
+  .middleware(WorkerAuth)
 {}

@@ -10,7 +10,7 @@ import { BlueprintsLive } from "./BlueprintsHttp.js"
 import { DataLive } from "./DataHttp.js"
 import { ErrorEnvelopeLive, type KnownRoute, routesOfApi } from "./ErrorMiddleware.js"
 import { HealthLive } from "./HealthHttp.js"
-import { JsonBody } from "./limits.js"
+import { AuthLive } from "./auth.js"
 import { OPERATOR_WS_PATH, OperatorSocketLive } from "./OperatorSocket.js"
 import { OperatorsLive } from "./OperatorsHttp.js"
 import { RunsLive } from "./RunsHttp.js"
@@ -25,7 +25,7 @@ export const ApiGroupsLive = Layer.mergeAll(
   RunsLive,
   WorkerLive,
   DataLive
-).pipe(Layer.provide(JsonBody.layer))
+).pipe(Layer.provide(AuthLive))
 
 export const ApiRoutesLive = HttpLayerRouter.addHttpApi(Api).pipe(Layer.provide(ApiGroupsLive))
 

@@ -77,7 +77,8 @@ export const StartupLogLive = Layer.effectDiscard(
     if (!isLoopbackHost(config.host)) {
       yield* Effect.logWarning(
         `bound to ${config.host}, not a loopback address: anyone who can reach ${address} can log in as an ` +
-          `operator and drive runs; bind 127.0.0.1 unless the server sits behind something that controls access`
+          `operator, and whoever holds the API token can start runs whose subprocess agents run commands on ` +
+          `this host; bind 127.0.0.1 unless the server sits behind something that controls access`
       )
     }
   })

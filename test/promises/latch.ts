@@ -11,6 +11,7 @@ import { CapabilityRepo } from "../../src/services/repos/CapabilityRepo.js"
 import { EventRepo, type NewRunEvent } from "../../src/services/repos/EventRepo.js"
 import { OutputRepo } from "../../src/services/repos/OutputRepo.js"
 import { RunRepo } from "../../src/services/repos/RunRepo.js"
+import { SeatRepo } from "../../src/services/repos/SeatRepo.js"
 import { SessionRepo } from "../../src/services/repos/SessionRepo.js"
 import { type StepRecord, StepRepo } from "../../src/services/repos/StepRepo.js"
 import { TaskRepo } from "../../src/services/repos/TaskRepo.js"
@@ -86,6 +87,7 @@ export const latchedEngine = EngineLive.pipe(
     BlueprintRepo.memory,
     TaskRepo.memory,
     RunRepo.memory,
+    SeatRepo.memory,
     heldSteps,
     heldEvents,
     OutputRepo.memory,

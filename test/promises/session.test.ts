@@ -8,7 +8,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Clock, Deferred, Effect, Exit, Fiber, Logger, Option, Queue } from "effect"
 import type { RequestFrame, ServerFrame } from "../../src/protocol/frames.js"
-import { newSid } from "../../src/protocol/ids.js"
+import { newSid, RunId, StepId } from "../../src/protocol/ids.js"
 import * as OperatorSession from "../../src/services/OperatorSession.js"
 import { askBody, drain, hookBody, isRequest, spawnBody, waitForPending } from "../session/helpers.js"
 
@@ -233,7 +233,7 @@ describe("session details the first mutation run found unpinned", () => {
       const session = yield* OperatorSession.make(newSid())
       const dead = yield* session.replaceOutbound
       yield* Queue.shutdown(dead) // the socket's queue went away under the slot
-      yield* session.notify({ type: "hook_after", task_id: "ST-00000000000000aa", agent: "critic", attempt: 1, result: 1 })
+      yield* session.notify({ type: "hook_after", task_id: StepId.make("ST-00000000000000aa"), agent: "critic", attempt: 1, result: 1 })
         .pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
       expect(logs).toEqual(["hook_after dropped: operator session is disconnected"])
     }))
@@ -242,9 +242,10 @@ describe("session details the first mutation run found unpinned", () => {
     Effect.gen(function*() {
       const session = yield* OperatorSession.make(newSid())
       yield* session.replaceOutbound
-      const call = yield* Effect.fork(session.request(askBody("q"), { reqId: "wd-1" }))
+      const run = RunId.make("R-0000000000000001")
+      const call = yield* Effect.fork(session.request(askBody("q"), { reqId: "wd-1", runId: run }))
       yield* waitForPending(session, 1)
-      expect(yield* session.withdraw(() => true, "seat_taken_over")).toBe(1)
+      expect(yield* session.withdraw({ run_id: run }, "seat_taken_over")).toBe(1)
       expect(failure(yield* settled(call, "the withdrawn call"))).toMatchObject({
         _tag: "RequestWithdrawn",
         message: "request wd-1 was withdrawn (seat_taken_over)"
