@@ -1,4 +1,4 @@
-/** `swarmgate serve` (cli.md). */
+/** `swarmgate serve` (docs/commands.md). */
 import { Command, Options } from "@effect/cli"
 import { Cause, Config, Console, Duration, Effect, Layer, Option } from "effect"
 import { AppLive, type EngineOptions } from "../layers/App.js"

@@ -1,5 +1,5 @@
 /**
- * The router-wide middleware that makes every error an envelope (http-api.md):
+ * The router-wide middleware that makes every error an envelope (docs/http.md):
  * unknown route 404, known path with another method 405, HttpApi's own decode
  * failures 400 `invalid_request` naming the field, body limit 413, unparsable JSON 400,
  * anything unexpected 500 (logged). It also puts the body limit on the request.
@@ -13,6 +13,7 @@ import {
   HttpServerResponse
 } from "@effect/platform"
 import { Cause, Effect, Option } from "effect"
+import { didYouMean } from "./nearestRoute.js"
 import { ServerConfig } from "../layers/ServerConfig.js"
 import { cut, tooDeepMessage } from "../protocol/json.js"
 import { asPlainJson, makeEdgeRules } from "./edge.js"
@@ -47,16 +48,22 @@ const patternOf = (path: string): RegExp =>
       ).join("/") + "$"
   )
 
-/** Methods that some route accepts for this path (empty: the path is unknown). */
+/**
+ * Methods that some route accepts for this path (empty: the path is unknown); its
+ * `didYouMean` is the 404's hint naming the nearest real route, if any.
+ */
 export const makeAllowedMethods = (routes: ReadonlyArray<KnownRoute>) => {
   const compiled = routes.map((r) => ({ method: r.method, pattern: patternOf(r.path) }))
-  return (url: string): ReadonlyArray<string> => {
+  const allowed = (url: string): ReadonlyArray<string> => {
     const path = pathOf(url)
     const methods = new Set<string>()
     for (const r of compiled) if (r.pattern.test(path)) methods.add(r.method)
     if (methods.has("GET")) methods.add("HEAD")
     return [...methods]
   }
+  return Object.assign(allowed, {
+    didYouMean: (method: string, url: string) => didYouMean(routes, method, pathOf(url))
+  })
 }
 
 interface DecodeIssue {
@@ -120,7 +127,7 @@ const decodes = (path: string): boolean => {
 
 const handleCause = (
   request: HttpServerRequest.HttpServerRequest,
-  allowedMethods: (url: string) => ReadonlyArray<string>,
+  allowedMethods: ReturnType<typeof makeAllowedMethods>,
   cause: Cause.Cause<unknown>
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, HttpLayerRouter.unhandled> => {
   // a client that went away or a server shutting down: nobody to answer
@@ -145,7 +152,9 @@ const handleCause = (
         ? envelopeResponse(
           404,
           "not_found",
-          `no route ${request.method} ${pathOf(request.url)}; every route is under /v1 (see http-api.md)`
+          `no route ${request.method} ${pathOf(request.url)}.${
+            allowedMethods.didYouMean(request.method, request.url)
+          } Every route is listed at /docs and GET /v1/openapi.json.`
         )
         : envelopeResponse(
           405,

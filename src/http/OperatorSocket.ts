@@ -1,11 +1,11 @@
 /**
- * `GET /v1/operators/:sid/ws` (protocol.md §2.3, §4, §5, §7). The bearer is checked
+ * `GET /v1/operators/:sid/ws` (docs/operators.md). The bearer is checked
  * before the upgrade, so a bad credential is an ordinary 401/404 envelope. After the
  * upgrade one connection runs until the peer closes, a newer socket replaces it (4000),
  * the session is torn down (1000), the peer goes silent (cut), or the server stops (1001).
  *
  * Writes go straight to the `ws` socket and check its state first, so a write after close
- * is dropped rather than hanging (effect3.md pitfall 4); the handler returns only once the
+ * is dropped rather than hanging (a write after close would otherwise hang); the handler returns only once the
  * TCP socket is gone, since the platform writes its HTTP response onto it afterwards.
  */
 import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
@@ -246,12 +246,12 @@ export const runConnection = (
         yield* closeAndWait(ws, TORN_DOWN_CLOSE)
         break
       case "silent":
-        // detached as if it had closed (§3 rule 3); nothing to say to a dead peer
+        // detached as if it had closed (a disconnect, not a teardown); nothing to say to a dead peer
         ws.terminate()
         yield* closeAndWait(ws, undefined)
         break
       case "not_reading":
-        // a disconnect (§3 rules 3, 6): pending requests stay and are redelivered on reconnect
+        // a disconnect (docs/operators.md: a disconnect, a socket that stops reading): pending requests stay and are redelivered on reconnect
         yield* session.clearOutboundIf(queue)
         yield* Effect.logWarning("operator socket closed: it stopped reading").pipe(
           Effect.annotateLogs({ sid, buffered: ws.bufferedAmount })

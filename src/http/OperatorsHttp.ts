@@ -34,7 +34,7 @@ export const OperatorsLive = HttpApiBuilder.group(Api, "operators", (handlers) =
       // AnySessionAuth has checked the token
       .handle("list", () =>
         Effect.gen(function*() {
-          // idle sessions past the horizon go before anyone sees them listed (protocol.md §7)
+          // idle sessions past the horizon go before anyone sees them listed (docs/operators.md, Liveness and idle expiry)
           yield* sessions.sweep
           const all = yield* sessions.list()
           return {

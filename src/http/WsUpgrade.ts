@@ -6,7 +6,7 @@
  * Node hands the upgrade's first bytes (`head`) only to 'upgrade' listeners, so
  * `guardUpgrades` keeps them per request, and it also gives every upgrade socket an
  * 'error' listener: a peer resetting the connection mid-handshake must not kill the
- * process (effect3.md pitfall 2).
+ * process.
  */
 import type { HttpServerRequest } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"

@@ -1,5 +1,5 @@
 /**
- * API-edge errors and the error envelope (http-api.md): every error body is
+ * API-edge errors and the error envelope (docs/http.md): every error body is
  * `{"error": {"code", "message", "details"?}}`. One `Schema.TaggedError` per status;
  * handlers fail with them, endpoints declare them through `ApiErrors.<Name>`, whose
  * encoded form is the envelope (so HttpApi writes the envelope, not `{_tag, ...}`).

@@ -1,6 +1,6 @@
 /**
- * Request body limits (http-api.md: JSON 1 MiB, worker submit and data emit 16 MiB;
- * quality.md S6). Over the limit is refused from the Content-Length header when there
+ * Request body limits (docs/http.md, "Credentials and limits": JSON 1 MiB, worker submit and
+ * data emit 16 MiB). Over the limit is refused from the Content-Length header when there
  * is one, else as soon as the running count passes the limit; the body is never
  * buffered whole.
  */

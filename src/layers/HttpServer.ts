@@ -1,6 +1,6 @@
 /**
  * The Node HTTP server and the router on it. We create the `http.Server` ourselves to
- * guard upgrade sockets before the platform sees them (WsUpgrade.ts, effect3.md pitfall 2).
+ * guard upgrade sockets before the platform sees them (WsUpgrade.ts).
  */
 import { HttpLayerRouter } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"

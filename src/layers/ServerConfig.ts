@@ -1,5 +1,5 @@
 /**
- * Server settings (cli.md `serve`, http-api.md limits, protocol.md §7 timings) and the
+ * Server settings (docs/commands.md `serve`, docs/http.md limits, keepalive and idle timings in docs/operators.md) and the
  * resolved public base URL the engine writes into directives.
  */
 import { HttpServer } from "@effect/platform"
@@ -42,7 +42,7 @@ export interface ServerConfigShape {
     readonly horizon: Duration.Duration
     readonly sweepEvery: Duration.Duration
   }
-  /** `ask_timeout` / `hook_timeout` / `spawn_timeout` (protocol.md §3.1); absent = wait for a reply. */
+  /** `ask_timeout` / `hook_timeout` / `spawn_timeout` (docs/operators.md, Sessions, sockets and reconnecting); absent = wait for a reply. */
   readonly deadlines: SessionDeadlines
   /** Keep everything in memory (no SQLite). */
   readonly memory: boolean
@@ -101,7 +101,7 @@ export class ServerConfig extends Context.Tag("swarmgate/ServerConfig")<ServerCo
     Layer.sync(ServerConfig, () => makeServerConfig(input))
 }
 
-/** Loopback hosts: binding anything else exposes the server (quality.md S5). */
+/** Loopback hosts: binding anything else exposes the server (docs/security.md). */
 export const isLoopbackHost = (host: string): boolean =>
   host === "localhost" || host === "::1" || host === "[::1]" || /^127(\.\d{1,3}){3}$/.test(host)
 

@@ -1,5 +1,5 @@
 /**
- * Decoding of operator → server frames (protocol.md §2.2, §2.3).
+ * Decoding of operator → server frames (docs/operators.md, Frames; Frames the server refuses).
  * One text frame in, either a `PendingReply` with defaults applied or a `bad_frame`
  * problem whose one-line message says what is wrong and how to fix it.
  */

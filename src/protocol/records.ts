@@ -225,7 +225,7 @@ export const RunEventType = Schema.Literal(
   "request_answered",
   "step_finished",
   "run_finished",
-  // the server stopped while the run was live; it goes on when resumed
+  /** A server shutdown stopped the run; it ends a follower's stream (the run can be resumed). */
   "run_interrupted"
 )
 export type RunEventType = typeof RunEventType.Type

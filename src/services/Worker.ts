@@ -1,5 +1,5 @@
 /**
- * The sub-agent's verbs behind `/v1/worker/*` and `/v1/data/*` (http-api.md). Every verb
+ * The sub-agent's verbs behind `/v1/worker/*` and `/v1/data/*` (docs/http.md). Every verb
  * first checks the credential (handle or token) and resolves the one step it is bound to.
  * Input for a step that has finished (or been sealed by the engine, which it is when its
  * run ends) is refused with StepGone and changes nothing: Steps decides, under the step's

@@ -1,5 +1,5 @@
 /**
- * How a worker's raw result becomes a value (http-api.md, worker submit; blueprint.md,
+ * How a worker's raw result becomes a value (docs/http.md, worker submit; docs/blueprints.md,
  * subprocess stdout): a JSON object or array, also inside ONE leading markdown code fence,
  * becomes that JSON; anything else stays a string with trailing whitespace trimmed.
  */

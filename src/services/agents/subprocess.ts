@@ -1,5 +1,5 @@
 /**
- * Subprocess agents (blueprint.md, agents: subprocess): argv without a shell, the input as
+ * Subprocess agents (docs/blueprints.md, agents: subprocess): argv without a shell, the input as
  * text on stdin, stdout parsed like a worker submit, exit 0 = passed else blocked.
  *
  * The child is started in its own process group and the whole group gets SIGKILL when the

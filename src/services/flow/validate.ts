@@ -1,5 +1,5 @@
 /**
- * Blueprint validation (spec blueprint.md): the schema (shape, unknown fields, enumerations)
+ * Blueprint validation (docs/blueprints.md): the schema (shape, unknown fields, enumerations)
  * and the cross-references the schema cannot see, all reported at once with JSON paths.
  *
  * The semantic checks walk the raw JSON, not the decoded value, so they still run (and
