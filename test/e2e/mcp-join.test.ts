@@ -1,0 +1,68 @@
+/**
+ * Joining through `swarmgate mcp` when things go wrong: no server at all, a server whose
+ * operator socket cannot be opened (the minted session must be deleted again), and the
+ * adapter going away (it leaves the sessions it joined).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { CLI_TIMEOUT, type ServeProcess, serveProcess } from "./cli-helpers.js"
+import { closedPort, startAdapter, startGate } from "./mcp-helpers.js"
+
+let server: ServeProcess
+beforeAll(async () => {
+  server = await serveProcess()
+}, CLI_TIMEOUT)
+afterAll(() => server?.stop())
+
+/** The sessions on the server, seen through a probe session of its own (left out). */
+const sessions = async (): Promise<Array<{ sid: string; desc: string | null }>> => {
+  const login = await fetch(`${server.url}/v1/operators`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ desc: "probe" })
+  })
+  const probe = (await login.json()) as { sid: string; token: string }
+  const auth = { authorization: `Bearer ${probe.token}` }
+  const listed = (await (await fetch(`${server.url}/v1/operators`, { headers: auth })).json()) as {
+    operators: Array<{ sid: string; desc: string | null }>
+  }
+  await fetch(`${server.url}/v1/operators/${probe.sid}`, { method: "DELETE", headers: auth })
+  return listed.operators.filter((o) => o.sid !== probe.sid)
+}
+
+describe("swarmgate mcp: joining", () => {
+  it("against an unreachable server: operator_join fails with what to do, and nothing is held", async () => {
+    const agent = await startAdapter(`http://127.0.0.1:${await closedPort()}`)
+    try {
+      expect(await agent.fails("operator_join", { desc: "nowhere" })).toMatch(/cannot reach a swarmgate server at http:\/\/127\.0\.0\.1:\d+: start one/)
+      expect(await agent.fails("pending_wait", { sid: "S-1" })).toMatch(/unknown sid "S-1": no session joined yet, call operator_join first/)
+    } finally {
+      await agent.close()
+    }
+  }, CLI_TIMEOUT)
+
+  it("when the operator socket cannot be opened, the minted session is deleted again", async () => {
+    const gate = await startGate(Number(new URL(server.url).port), { refuseUpgrades: true })
+    const agent = await startAdapter(gate.url, ["--join-timeout", "2 seconds"])
+    try {
+      const message = await agent.fails("operator_join", { desc: "rollback probe" })
+      expect(message).toMatch(/could not open the operator socket \(no connection within 2s\); the session was deleted again/)
+      expect((await sessions()).filter((s) => s.desc === "rollback probe")).toEqual([])
+    } finally {
+      await agent.close()
+      await gate.close()
+    }
+  }, CLI_TIMEOUT)
+
+  it("the adapter going away leaves the sessions it joined", async () => {
+    const agent = await startAdapter(server.url)
+    const { sid } = await agent.call("operator_join", { desc: "short-lived" })
+    expect((await sessions()).map((s) => s.sid)).toContain(sid)
+    await agent.close()
+    let left = false
+    for (let i = 0; i < 100 && !left; i++) {
+      left = !(await sessions()).some((s) => s.sid === sid)
+      if (!left) await new Promise((r) => setTimeout(r, 100))
+    }
+    expect(left).toBe(true)
+  }, CLI_TIMEOUT)
+})
