@@ -10,6 +10,7 @@ import { readBlueprintFile } from "./input.js"
 const file = Args.text({ name: "file" }).pipe(Args.withDescription("a blueprint JSON file"))
 
 const idOption = Options.text("id").pipe(
+  Options.withPseudoName("ID"),
   Options.withDescription("store it under this id (default: the file's \"id\", else the file name without .json)"),
   Options.optional
 )
@@ -54,6 +55,7 @@ const list = Cli.make("list", { json: jsonOption, server: serverOption }, (optio
   }).pipe((body) => command(options.server, body))).pipe(Cli.withDescription("list stored blueprints"))
 
 const version = Options.integer("version").pipe(
+  Options.withPseudoName("N"),
   Options.withDescription("show this version (default: the latest)"),
   Options.optional
 )

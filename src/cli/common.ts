@@ -9,6 +9,7 @@ import type { ServerUnreachable, UnexpectedAnswer } from "../client/errors.js"
 import type { ApiError } from "../http/errors.js"
 
 export const serverOption = Options.text("server").pipe(
+  Options.withPseudoName("URL"),
   Options.withDescription(`URL of the swarmgate server (default: env SWARMGATE_URL, else ${DEFAULT_SERVER})`),
   Options.withFallbackConfig(Config.string("SWARMGATE_URL")),
   Options.withDefault(DEFAULT_SERVER)

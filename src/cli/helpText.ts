@@ -19,13 +19,29 @@ const placeholders = new Set([
 // eslint-disable-next-line no-control-regex
 const ansi = /\x1b\[[0-9;]*m/g
 
-export const rewriteHelp = (text: string, colour: boolean): string => {
+/**
+ * The library prints a subcommand's usage with its own name only (`$ put ...`); the words
+ * before it come from the command line: `swarmgate blueprint put --help` → `blueprint`.
+ */
+const groups = new Set(["blueprint"])
+export const parentsOf = (argv: ReadonlyArray<string>): string => {
+  const words = argv.slice(2)
+  const first = words[0]
+  return first !== undefined && groups.has(first) && words[1] !== undefined && !words[1].startsWith("-")
+    ? `${first} `
+    : ""
+}
+
+const parents = parentsOf(process.argv)
+
+export const rewriteHelp = (text: string, colour: boolean, prefix = parents): string => {
   const plain = colour ? text : text.replace(ansi, "")
   const lines = plain.split("\n").flatMap((line) => {
     const bare = line.replace(ansi, "").trim()
     if (placeholders.has(bare)) return []
     if (/^One of the following: /.test(bare)) return []
-    return [line.replace(/^((?:\x1b\[[0-9;]*m)*)\$ (swarmgate )?/, "$1swarmgate ")]
+    if (/^(?:\x1b\[[0-9;]*m)*\$ swarmgate\s*$/.test(line)) return ["swarmgate <command> [options]"]
+    return [line.replace(/^((?:\x1b\[[0-9;]*m)*)\$ /, `$1swarmgate ${prefix}`)]
   })
   // collapse the blank lines the dropped sentences leave behind
   return lines.join("\n").replace(/\n{3,}/g, "\n\n")

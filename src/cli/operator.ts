@@ -12,6 +12,7 @@ import { serveRequests } from "./respond.js"
 import { makeTerminal } from "./terminal.js"
 
 const desc = Options.text("desc").pipe(
+  Options.withPseudoName("TEXT"),
   Options.withDescription("a description other operators and `swarmgate sessions` show (default: none)"),
   Options.optional
 )

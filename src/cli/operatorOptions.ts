@@ -2,6 +2,7 @@
 import { Options } from "@effect/cli"
 
 export const execOption = Options.text("exec").pipe(
+  Options.withPseudoName("CMD"),
   Options.withDescription(
     "shell command started as the sub-agent of each spawn, with env SWARMGATE_URL, SWARMGATE_WORKER_HANDLE, " +
       "SWARMGATE_TASK_ID and SWARMGATE_AGENT; typically \"swarmgate worker --cmd '...'\" " +

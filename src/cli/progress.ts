@@ -15,6 +15,8 @@ interface StepLine {
 export interface Progress {
   readonly event: (e: RunEvent) => Effect.Effect<void>
   readonly note: (line: string) => Effect.Effect<void>
+  /** Runs `effect` (a question at the terminal) with the redrawing paused, then draws afresh below it. */
+  readonly interlude: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 }
 
 const mark: Record<string, string> = {
@@ -41,8 +43,10 @@ export const makeProgress = (
     const notes: Array<string> = []
     let status = "running"
     let drawn = 0
+    let paused = 0
 
     const draw = Effect.gen(function*() {
+      if (paused > 0) return
       const elapsed = (yield* Clock.currentTimeMillis) - started
       const width = Math.max(40, process.stderr.columns ?? 100)
       const lines = [`run ${runId}  ${status}  ${seconds(elapsed)}`]
@@ -108,6 +112,21 @@ export const makeProgress = (
         if (options.tty) return draw
         return line === undefined ? Effect.void : plain(line)
       },
+      interlude: (effect) =>
+        options.tty
+          ? Effect.acquireUseRelease(
+            Effect.sync(() => {
+              paused++
+            }),
+            () => effect,
+            () =>
+              Effect.suspend(() => {
+                paused--
+                drawn = 0 // the question and its answer stay on screen; draw below them
+                return draw
+              })
+          )
+          : effect,
       note: (line) => {
         if (!options.tty) return plain(line)
         notes.push(line)

@@ -20,10 +20,12 @@ const blueprint = Args.text({ name: "blueprint.json|id" }).pipe(
   Args.withDescription("a blueprint file (run inline) or the id of a stored blueprint")
 )
 const input = Options.text("input").pipe(
+  Options.withPseudoName("JSON|@file"),
   Options.withDescription("the run's input: JSON, or @file to read it from a file (default: the blueprint's default_input)"),
   Options.optional
 )
 const operator = Options.text("operator").pipe(
+  Options.withPseudoName("auto|none|SID"),
   Options.withDescription(
     "auto: answer operator steps in this process; none: seat no one; S-...: seat that session " +
       "(its token in env SWARMGATE_OPERATOR_TOKEN) (default: auto when the blueprint has operator agents " +
@@ -100,7 +102,8 @@ export const run = Cli.make(
 
       const progress = yield* makeProgress(runId, { tty: process.stderr.isTTY === true })
       if (conn !== undefined) {
-        const terminal = yield* makeTerminal()
+        const own = yield* makeTerminal()
+        const terminal = { ask: (text: string) => progress.interlude(own.ask(text)) }
         const serving = serveRequests(conn, { exec: options.exec, approve: options.approve, terminal, note: progress.note })
         yield* Effect.forkScoped(serving.pipe(
           Effect.catchAll((e) => progress.note(`the in-process operator stopped: ${String((e as Error)?.message ?? e)}`))
@@ -111,6 +114,17 @@ export const run = Cli.make(
         Stream.runForEach(progress.event),
         Effect.catchAll(() =>
           stderr(`lost the event stream of run ${runId}; see its state with \`swarmgate show ${runId}\``)
+        ),
+        // Ctrl-C: a run whose only operator is this process could never go on, so it is
+        // cancelled; with another operator it goes on, and we say how to find it
+        Effect.onInterrupt(() =>
+          conn !== undefined
+            ? api.runs.cancel({ path: { id: runId } }).pipe(
+              Effect.zipRight(stderr(`\nstopped: run ${runId} cancelled`)),
+              Effect.timeout("5 seconds"),
+              Effect.ignore
+            )
+            : stderr(`\nstopped following run ${runId}; it goes on: \`swarmgate show ${runId}\``)
         )
       )
       const finished = yield* api.runs.get({ path: { id: runId } })

@@ -10,6 +10,7 @@ const status = Options.choice("status", runStatuses).pipe(
   Options.optional
 )
 const limit = Options.integer("limit").pipe(
+  Options.withPseudoName("N"),
   Options.withDescription("at most this many runs, 1 to 1000 (default: 100)"),
   Options.optional
 )

@@ -13,6 +13,7 @@ import { command, fail, serverOption, stderr, stdout } from "./common.js"
 import { submitRaw } from "./submit.js"
 
 const cmd = Options.text("cmd").pipe(
+  Options.withPseudoName("CMD"),
   Options.withDescription(
     "shell command that does the work: prompt on stdin, system prompt in env SWARMGATE_SYSTEM, result on stdout " +
       "(default: print the prompt and read the result from stdin)"

@@ -6,12 +6,15 @@ export interface Proxy {
   /** Destroys every open connection (both sides), without a close handshake. */
   readonly cut: () => void
   readonly close: () => Promise<void>
+  /** New connections go to this port from now on (a server restarted elsewhere). */
+  readonly retarget: (port: number) => void
 }
 
 export const startProxy = async (targetPort: number): Promise<Proxy> => {
   const sockets = new Set<Socket>()
+  let target = targetPort
   const server: Server = createServer((client) => {
-    const upstream = connect(targetPort, "127.0.0.1")
+    const upstream = connect(target, "127.0.0.1")
     for (const s of [client, upstream]) {
       sockets.add(s)
       s.on("close", () => sockets.delete(s))
@@ -27,6 +30,9 @@ export const startProxy = async (targetPort: number): Promise<Proxy> => {
   const port = typeof address === "object" && address !== null ? address.port : 0
   return {
     url: `http://127.0.0.1:${port}`,
+    retarget: (port) => {
+      target = port
+    },
     cut: () => {
       for (const s of sockets) s.destroy()
     },
