@@ -4,7 +4,10 @@
  * adapter going away (it leaves the sessions it joined).
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { CLI_TIMEOUT, type ServeProcess, serveProcess } from "./cli-helpers.js"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
+import { readFileSync } from "node:fs"
+import { CLI_TIMEOUT, repo, type ServeProcess, serveProcess } from "./cli-helpers.js"
 import { closedPort, startAdapter, startGate } from "./mcp-helpers.js"
 
 let server: ServeProcess
@@ -64,5 +67,29 @@ describe("swarmgate mcp: joining", () => {
       if (!left) await new Promise((r) => setTimeout(r, 100))
     }
     expect(left).toBe(true)
+  }, CLI_TIMEOUT)
+
+  it("the shipped .mcp.json entry starts the adapter (variables expanded as Claude Code does)", async () => {
+    const entry = JSON.parse(readFileSync(`${repo}/.mcp.json`, "utf8")).mcpServers.swarmgate
+    const env: Record<string, string> = { SWARMGATE_URL: server.url }
+    const expand = (text: string) =>
+      text.replace(/\$\{(\w+)(?::-([^}]*))?\}/g, (_, name: string, fallback?: string) => env[name] ?? fallback ?? "")
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: entry.args.map(expand),
+      cwd: repo,
+      env: { ...process.env, ...Object.fromEntries(Object.entries(entry.env as Record<string, string>).map(([k, v]) => [k, expand(v)])) } as Record<string, string>,
+      stderr: "pipe"
+    })
+    const client = new Client({ name: "registration-check", version: "0.0.0" })
+    await client.connect(transport)
+    try {
+      expect((await client.listTools()).tools).toHaveLength(11)
+      const joined = await client.callTool({ name: "operator_join", arguments: { desc: "via .mcp.json" } })
+      expect(joined.isError).not.toBe(true)
+      expect((await sessions()).some((s) => s.desc === "via .mcp.json")).toBe(true)
+    } finally {
+      await client.close()
+    }
   }, CLI_TIMEOUT)
 })
