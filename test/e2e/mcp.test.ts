@@ -185,4 +185,27 @@ describe("swarmgate mcp", () => {
     expect(await agent.call("operator_leave", { sid })).toEqual({ removed: true })
     expect(await agent.fails("pending_wait", { sid })).toMatch(/unknown sid/)
   }, 4 * CLI_TIMEOUT)
+
+  it("run_acquire seats a session in a running run; run_cancel withdraws its spawn and ack says so", async () => {
+    const { sid } = await agent.call("operator_join", { desc: "late seat" })
+    const oneStep = { ...threeSteps, middleware: [], flow: threeSteps.flow.children[0] }
+    // nobody seated: the run waits for an operator
+    const started = await agent.call("run_start", { blueprint: oneStep, input: { request: "r" } })
+    expect(await agent.call("pending_wait", { sid, timeout_ms: 500 })).toEqual({ timed_out: true })
+    expect(await agent.fails("run_acquire", { run_id: started.run_id, sid: "S-nope" })).toMatch(/unknown sid/)
+    const seat = await agent.call("run_acquire", { run_id: started.run_id, sid })
+    expect(seat).toMatchObject({ slot: "lead", generation: expect.any(Number) })
+    const spawn = await agent.call("pending_wait", { sid, timeout_ms: 30_000 })
+    expect(spawn).toMatchObject({ type: "spawn", agent: "planner", run_id: started.run_id })
+
+    expect(await agent.call("run_cancel", { run_id: started.run_id })).toEqual({ cancelled: true })
+    let message = ""
+    for (let i = 0; i < 50 && !/withdrawn/.test(message); i++) {
+      message = await agent.fails("ack", { sid, req_id: spawn.req_id, kind: "spawn_ack" }).catch((e) => String(e))
+      if (!/withdrawn/.test(message)) await new Promise((r) => setTimeout(r, 100))
+    }
+    expect(message).toMatch(new RegExp(`${spawn.req_id} was withdrawn by the server \\(run_cancelled\\)`))
+    expect((await agent.call("run_status", { run_id: started.run_id })).status).toBe("cancelled")
+    expect(await agent.call("operator_leave", { sid })).toEqual({ removed: true })
+  }, 2 * CLI_TIMEOUT)
 })
