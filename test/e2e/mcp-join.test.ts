@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { readFileSync } from "node:fs"
-import { CLI_TIMEOUT, repo, type ServeProcess, serveProcess } from "./cli-helpers.js"
+import { CLI_TIMEOUT, repo, type Running, type ServeProcess, serveProcess, start, waitFor } from "./cli-helpers.js"
 import { closedPort, startAdapter, startGate } from "./mcp-helpers.js"
 
 let server: ServeProcess
@@ -92,4 +92,34 @@ describe("swarmgate mcp: joining", () => {
       await client.close()
     }
   }, CLI_TIMEOUT)
+})
+
+describe("swarmgate mcp: a server restart without durable state", () => {
+  it("pending_wait says unreachable while it is down, then that the session is gone and to join again", async () => {
+    const first = start(["serve", "--memory", "--port", "0"])
+    const url = (await waitFor(() => first.stdout() + first.stderr(), /listening on (http:\/\/[^\s;,]+)/, first))[1]!
+    const agent = await startAdapter(url)
+    let second: Running | undefined
+    try {
+      const { sid } = await agent.call("operator_join", { desc: "restart" })
+      first.child.kill("SIGTERM")
+      await first.exit
+      expect(await agent.fails("pending_wait", { sid, timeout_ms: 30_000 })).toMatch(/unreachable/)
+      second = start(["serve", "--memory", "--port", new URL(url).port])
+      await waitFor(() => second!.stdout() + second!.stderr(), /listening on/, second)
+      let message = ""
+      for (let i = 0; i < 30 && !/has ended/.test(message); i++) {
+        const result = await agent.client.callTool({ name: "pending_wait", arguments: { sid, timeout_ms: 2000 } })
+        message = (result.content as Array<{ text: string }>)[0]!.text
+      }
+      expect(message).toMatch(new RegExp(`operator session ${sid} has ended .*unknown or expired.*call operator_join for a new session`))
+      expect(await agent.fails("ack", { sid, req_id: "x", kind: "spawn_ack" })).toMatch(/has ended/)
+      expect(await agent.call("operator_leave", { sid })).toEqual({ removed: true })
+    } finally {
+      await agent.close()
+      second?.child.kill("SIGTERM")
+      await second?.exit
+      if (first.child.exitCode === null) first.child.kill("SIGTERM")
+    }
+  }, 3 * CLI_TIMEOUT)
 })
