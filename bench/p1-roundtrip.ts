@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto"
 import { HttpServer } from "@effect/platform"
 import { Context, Effect, Layer, Logger, LogLevel, ManagedRuntime, Option } from "effect"
 import { AppLive } from "../src/layers/App.js"
+import { StepId } from "../src/protocol/ids.js"
 import { SeniorBridge } from "../src/services/roles/SeniorBridge.js"
 import { Sessions } from "../src/services/Sessions.js"
 import { type Baseline, startBaseline } from "./baseline-server.js"
@@ -156,7 +157,7 @@ export const runP1 = async (
     }
 
     const bridge = Context.get(live.roles, SeniorBridge)
-    const taskId = `ST-${randomBytes(8).toString("hex")}`
+    const taskId = StepId.make(`ST-${randomBytes(8).toString("hex")}`)
     const question = (n: number) => ({ q: "bench", n })
     const base = baseline
     const runReal = (spec: LoadSpec) =>

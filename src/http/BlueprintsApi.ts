@@ -1,14 +1,11 @@
 /** Stored blueprints (http-api.md, Blueprints). */
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
 import { ParseResult, Schema } from "effect"
+import { BlueprintSummary } from "../protocol/records.js"
 import { ApiErrors } from "./errors.js"
 import { JsonBody } from "./limits.js"
 
-export const BlueprintSummary = Schema.Struct({
-  id: Schema.String,
-  version: Schema.Int,
-  updated_at: Schema.String
-})
+export { BlueprintSummary }
 
 export const BlueprintList = Schema.Struct({ blueprints: Schema.Array(BlueprintSummary) })
 

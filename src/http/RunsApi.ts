@@ -1,6 +1,9 @@
 /** Runs (http-api.md, Tasks and runs) and the view schemas the tasks routes share. */
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
 import { ParseResult, Schema } from "effect"
+import { RunId, TaskId } from "../protocol/ids.js"
+import { RunStatus, runStatuses, SeatRecord } from "../protocol/records.js"
+import { RunSummary, RunView } from "../protocol/views.js"
 import { AuthHeaders } from "./auth.js"
 import { ApiErrors } from "./errors.js"
 import { JsonBody } from "./limits.js"
@@ -10,60 +13,13 @@ const exact = <S extends Schema.Schema.All>(s: S) => Schema.optionalWith(s, { ex
 /** JSON bodies: every problem at once, unknown fields refused, a missing key is missing. */
 export const strictBody = { onExcessProperty: "error", exact: true, errors: "all" } as const
 
-export const runStatuses = ["running", "done", "failed", "cancelled", "interrupted"] as const
-export const RunStatus = Schema.Literal(...runStatuses)
-
-export const StepStatus = Schema.Literal(
-  "waiting_for_operator",
-  "running",
-  "passed",
-  "blocked",
-  "skipped",
-  "failed",
-  "cancelled"
-)
-
-export const SeatRecord = Schema.Struct({ sid: Schema.String, generation: Schema.Int })
-
-export const RunError = Schema.Struct({
-  message: Schema.String,
-  failed_step: exact(Schema.String),
-  step_value: exact(Schema.Unknown)
-})
-
-export const StepView = Schema.Struct({
-  step_id: Schema.String,
-  ref: Schema.String,
-  attempt: Schema.Int,
-  status: StepStatus,
-  started_at: Schema.String,
-  finished_at: exact(Schema.String),
-  value: exact(Schema.Unknown),
-  error: exact(Schema.String),
-  stats: exact(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
-})
-
-const runFields = {
-  run_id: Schema.String,
-  task_id: Schema.String,
-  status: RunStatus,
-  created_at: Schema.String,
-  finished_at: exact(Schema.String),
-  input: Schema.Unknown,
-  result: exact(Schema.Unknown),
-  error: exact(RunError),
-  seats: Schema.Record({ key: Schema.String, value: Schema.NullOr(SeatRecord) })
-}
-
-/** A run without its steps (lists, a task's runs). */
-export const RunSummary = Schema.Struct(runFields)
-
-/** `GET /v1/runs/:id`. */
-export const RunView = Schema.Struct({ ...runFields, steps: Schema.Array(StepView) })
+// the views are declared once, from the stored records
+export { RunStatus, runStatuses, SeatRecord, StepStatus, StepView } from "../protocol/records.js"
+export { RunSummary, RunView } from "../protocol/views.js"
 
 export const Launched = Schema.Struct({
-  task_id: Schema.String,
-  run_id: Schema.String,
+  task_id: TaskId,
+  run_id: RunId,
   status: Schema.Literal("running")
 })
 

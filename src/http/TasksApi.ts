@@ -3,7 +3,8 @@ import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { Schema } from "effect"
 import { ApiErrors } from "./errors.js"
 import { JsonBody } from "./limits.js"
-import { Launched, RunStatus, RunSummary, RunView, strictBody } from "./RunsApi.js"
+import { TaskSummary, TaskView } from "../protocol/views.js"
+import { Launched, RunView, strictBody } from "./RunsApi.js"
 
 const exact = <S extends Schema.Schema.All>(s: S) => Schema.optionalWith(s, { exact: true })
 
@@ -40,24 +41,9 @@ export const NewRunBody = Schema.Union(
   Schema.Null.annotations({ message: newRunShape })
 )
 
-export const TaskSummary = Schema.Struct({
-  task_id: Schema.String,
-  blueprint_id: Schema.String,
-  created_at: Schema.String,
-  last_run_id: Schema.NullOr(Schema.String),
-  last_status: Schema.NullOr(RunStatus)
-})
+export { TaskSummary, TaskView }
 
 export const TaskList = Schema.Struct({ tasks: Schema.Array(TaskSummary) })
-
-/** `GET /v1/tasks/:id`: the task with its runs, oldest first. */
-export const TaskView = Schema.Struct({
-  task_id: Schema.String,
-  blueprint_id: Schema.String,
-  blueprint_version: exact(Schema.Int),
-  created_at: Schema.String,
-  runs: Schema.Array(RunSummary)
-})
 
 const IdPath = Schema.Struct({ id: Schema.String })
 

@@ -5,6 +5,7 @@
  */
 import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { ParseResult, Schema } from "effect"
+import { PromptPayload } from "../protocol/records.js"
 import { AuthHeaders } from "./auth.js"
 import { ApiErrors } from "./errors.js"
 import { JsonBody } from "./limits.js"
@@ -12,15 +13,8 @@ import { strictBody } from "./RunsApi.js"
 
 const exact = <S extends Schema.Schema.All>(s: S) => Schema.optionalWith(s, { exact: true })
 
-export const PromptPayload = Schema.Struct({
-  task_id: Schema.String,
-  run_id: Schema.String,
-  attempt: Schema.Int,
-  agent: Schema.String,
-  system: Schema.NullOr(Schema.String),
-  prompt: Schema.Unknown,
-  context: Schema.Record({ key: Schema.String, value: Schema.Unknown })
-})
+/** `GET /v1/worker/prompt`: the payload as the step record keeps it. */
+export { PromptPayload }
 
 export const verdicts = ["pass", "blocked", "skip"] as const
 export type Verdict = (typeof verdicts)[number]

@@ -10,14 +10,16 @@ import { Blueprints } from "../services/Blueprints.js"
 import { Capabilities } from "../services/Capabilities.js"
 import { Dispatcher } from "../services/Dispatcher.js"
 import { RunEvents } from "../services/RunEvents.js"
+import { RunLifecycle } from "../services/RunLifecycle.js"
 import { Runs } from "../services/Runs.js"
 import { Seats } from "../services/Seats.js"
-import { StepGate } from "../services/StepGate.js"
+import { Steps } from "../services/Steps.js"
 import { Worker } from "../services/Worker.js"
 
-const Core = Layer.mergeAll(Capabilities.layer, RunEvents.layer, Seats.layer, StepGate.layer)
+const Core = Layer.mergeAll(Capabilities.layer, RunEvents.layer, Seats.layer, Steps.layer)
 
 export const EngineLive = Layer.mergeAll(Runs.layer, Worker.layer, Blueprints.layer).pipe(
+  Layer.provideMerge(RunLifecycle.layer),
   Layer.provideMerge(Dispatcher.layer),
   Layer.provideMerge(Core)
 )

@@ -5,6 +5,7 @@ import { CapabilityRepo } from "../services/repos/CapabilityRepo.js"
 import { EventRepo } from "../services/repos/EventRepo.js"
 import { OutputRepo } from "../services/repos/OutputRepo.js"
 import { RunRepo } from "../services/repos/RunRepo.js"
+import { SeatRepo } from "../services/repos/SeatRepo.js"
 import { SessionRepo } from "../services/repos/SessionRepo.js"
 import { StepRepo } from "../services/repos/StepRepo.js"
 import { TaskRepo } from "../services/repos/TaskRepo.js"
@@ -13,6 +14,7 @@ export const MemoryStorage = Layer.mergeAll(
   BlueprintRepo.memory,
   TaskRepo.memory,
   RunRepo.memory,
+  SeatRepo.memory,
   StepRepo.memory,
   EventRepo.memory,
   OutputRepo.memory,

@@ -3,6 +3,8 @@
  * Server frames are plain objects serialised with JSON.stringify; optional fields are
  * omitted (never `null`). Operator frames are decoded by `decodeOperatorFrame` (decode.ts).
  */
+import type { StepId } from "./ids.js"
+import type { WithdrawalReason } from "./withdrawal.js"
 
 /** The kinds of request that expect a reply, plus fire-and-forget `hook_after`. */
 export type RequestKind = "ask" | "hook_before" | "spawn"
@@ -19,7 +21,8 @@ export interface AskFrame {
   readonly type: "ask"
   readonly req_id: string
   readonly parent_req_id?: string
-  readonly task_id: string
+  /** The step id: `task_id` on the wire. */
+  readonly task_id: StepId
   readonly question: unknown
   readonly redelivery?: true
 }
@@ -28,7 +31,8 @@ export interface HookBeforeFrame {
   readonly type: "hook_before"
   readonly req_id: string
   readonly parent_req_id?: string
-  readonly task_id: string
+  /** The step id: `task_id` on the wire. */
+  readonly task_id: StepId
   readonly agent: string
   readonly attempt: number
   readonly redelivery?: true
@@ -38,7 +42,8 @@ export interface HookAfterFrame {
   readonly type: "hook_after"
   readonly req_id: string
   readonly parent_req_id?: string
-  readonly task_id: string
+  /** The step id: `task_id` on the wire. */
+  readonly task_id: StepId
   readonly agent: string
   readonly attempt: number
   readonly result: unknown
@@ -48,7 +53,8 @@ export interface SpawnFrame {
   readonly type: "spawn"
   readonly req_id: string
   readonly parent_req_id?: string
-  readonly task_id: string
+  /** The step id: `task_id` on the wire. */
+  readonly task_id: StepId
   readonly agent: string
   readonly attempt: number
   readonly capability_token: string
@@ -61,7 +67,7 @@ export interface SpawnFrame {
 export interface CancelFrame {
   readonly type: "cancel"
   readonly req_id: string
-  readonly reason: string
+  readonly reason: WithdrawalReason
 }
 
 export type ErrorCode = "bad_frame" | "unknown_request"

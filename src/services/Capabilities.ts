@@ -10,14 +10,14 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto"
 import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
-import { newWorkerHandle } from "../protocol/ids.js"
+import { isRunId, isStepId, newWorkerHandle, type RunId, type StepId } from "../protocol/ids.js"
 import { BadCredential, CredentialExpired } from "./EngineErrors.js"
 import { EngineConfig } from "./EngineConfig.js"
 import { CapabilityRepo } from "./repos/CapabilityRepo.js"
 
 export interface Capability {
-  readonly stepId: string
-  readonly runId: string
+  readonly stepId: StepId
+  readonly runId: RunId
   readonly handle: string
   readonly token: string
   /** Clock millis. */
@@ -25,14 +25,14 @@ export interface Capability {
 }
 
 export interface StepBinding {
-  readonly stepId: string
-  readonly runId: string
+  readonly stepId: StepId
+  readonly runId: RunId
   readonly expiresAt: number
   readonly via: "handle" | "token"
 }
 
 export interface CapabilitiesShape {
-  readonly mint: (stepId: string, runId: string) => Effect.Effect<Capability>
+  readonly mint: (stepId: StepId, runId: RunId) => Effect.Effect<Capability>
   /** A fresh token (and a moved handle expiry) when less than the refresh window is left; else `cap`. */
   readonly refresh: (cap: Capability) => Effect.Effect<Capability>
   readonly verify: (credential: string) => Effect.Effect<StepBinding, BadCredential | CredentialExpired>
@@ -41,8 +41,6 @@ export interface CapabilitiesShape {
 export const sha256Hex = (s: string | Uint8Array): string => createHash("sha256").update(s).digest("hex")
 
 const SIG_BYTES = 32
-const stepIdPattern = /^ST-[0-9a-f]{16}$/
-const runIdPattern = /^R-[0-9a-f]{16}$/
 const bad = (message: string) => new BadCredential({ message })
 
 export class Capabilities extends Context.Tag("swarmgate/Capabilities")<Capabilities, CapabilitiesShape>() {
@@ -56,12 +54,12 @@ export class Capabilities extends Context.Tag("swarmgate/Capabilities")<Capabili
 
       const sign = (payload: Buffer) => createHmac("sha256", config.secret).update(payload).digest()
 
-      const makeToken = (stepId: string, runId: string, expiresAt: number) => {
+      const makeToken = (stepId: StepId, runId: RunId, expiresAt: number) => {
         const payload = Buffer.from(`v1\n${stepId}\n${runId}\n${expiresAt}\n${randomBytes(12).toString("hex")}`)
         return Buffer.concat([payload, sign(payload)]).toString("base64url")
       }
 
-      const issue = (stepId: string, runId: string, handle: string) =>
+      const issue = (stepId: StepId, runId: RunId, handle: string) =>
         Effect.gen(function*() {
           const expiresAt = (yield* Clock.currentTimeMillis) + ttl
           yield* repo.put({ digest: sha256Hex(handle), kind: "handle", step_id: stepId, run_id: runId, expires_at: expiresAt })
@@ -81,8 +79,8 @@ export class Capabilities extends Context.Tag("swarmgate/Capabilities")<Capabili
         const [version, stepId, runId, exp] = payload.toString("utf8").split("\n")
         const expiresAt = Number(exp)
         if (
-          version !== "v1" || stepId === undefined || !stepIdPattern.test(stepId) ||
-          runId === undefined || !runIdPattern.test(runId) || !Number.isSafeInteger(expiresAt)
+          version !== "v1" || stepId === undefined || !isStepId(stepId) ||
+          runId === undefined || !isRunId(runId) || !Number.isSafeInteger(expiresAt)
         ) return Effect.fail(bad("the capability token is malformed"))
         if (now >= expiresAt) return Effect.fail(new CredentialExpired({ message: "the capability token has expired" }))
         return Effect.succeed({ stepId, runId, expiresAt, via: "token" })

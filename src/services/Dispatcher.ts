@@ -7,35 +7,41 @@
  * dispatched again: its stored value is reused; an unfinished one keeps its step id, so a
  * worker still holding its credential can submit.
  */
-import { Clock, Context, Effect, Either, Layer, Option, type Ref } from "effect"
+import { Clock, Context, Effect, Either, Layer } from "effect"
 import type { Blueprint } from "../protocol/blueprint.js"
-import { newStepId } from "../protocol/ids.js"
+import { newStepId, type RunId, type StepId, type TaskId } from "../protocol/ids.js"
 import { runBuiltin } from "./agents/builtin.js"
 import { runOperatorStep, type OperatorStepDeps } from "./agents/operator.js"
 import { failed, type Outcome } from "./agents/outcome.js"
 import { runSubprocess } from "./agents/subprocess.js"
 import { type Dispatch, StepFailure } from "./flow/evaluate.js"
-import { isStepFinished, type StepRecord, StepRepo } from "./repos/StepRepo.js"
+import { isStepFinished, type StepRecord } from "../protocol/records.js"
 import { RunEvents } from "./RunEvents.js"
-import { StepGate } from "./StepGate.js"
+import { type StepEnd, Steps } from "./Steps.js"
 import { renderTemplate } from "./template.js"
 
 export interface RunContext {
-  readonly runId: string
-  readonly taskId: string
+  readonly runId: RunId
+  readonly taskId: TaskId
   readonly blueprint: Blueprint
-  /**
-   * True once the run is being cancelled: an interrupted step is then recorded `cancelled`.
-   * Otherwise (server stopping) it is left as it is, for resume.
-   */
-  readonly cancelling: Ref.Ref<boolean>
   /** Step records of this run from before a restart (resume). */
   readonly previous?: ReadonlyArray<StepRecord>
 }
 
+/** One execution of a run, as the Dispatcher serves it. */
+export interface RunDispatch {
+  /** The dispatch function (it owns the attempt counters). */
+  readonly dispatch: Dispatch<never>
+  /**
+   * The run tells its steps it is being cancelled, before it interrupts them: an interrupted
+   * step is then recorded `cancelled`. Without it (server stopping) a step is left as it is,
+   * for resume.
+   */
+  readonly cancelling: Effect.Effect<void>
+}
+
 export interface DispatcherShape {
-  /** The dispatch function for one execution of a run (it owns the attempt counters). */
-  readonly forRun: (run: RunContext) => Effect.Effect<Dispatch<never>>
+  readonly forRun: (run: RunContext) => Effect.Effect<RunDispatch>
 }
 
 const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)
@@ -43,44 +49,25 @@ const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON
 const isoNow = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
 
 export class Dispatcher extends Context.Tag("swarmgate/Dispatcher")<Dispatcher, DispatcherShape>() {
-  static readonly layer: Layer.Layer<Dispatcher, never, OperatorStepDeps> = Layer.effect(
+  static readonly layer: Layer.Layer<Dispatcher, never, OperatorStepDeps | Steps> = Layer.effect(
     Dispatcher,
     Effect.gen(function*() {
       const deps = yield* Effect.context<OperatorStepDeps>()
-      const steps = yield* StepRepo
+      const steps = yield* Steps
       const events = yield* RunEvents
-      const gate = yield* StepGate
 
       const forRun = (run: RunContext) =>
-        Effect.sync((): Dispatch<never> => {
+        Effect.sync((): RunDispatch => {
           const attempts = new Map<string, number>()
           const { blueprint, runId } = run
+          // set by the run itself through `cancelling`; only this execution reads it
+          let cancelled = false
 
-          // `locked`: only operator steps race with worker input; the rest skip the gate
-          const finish = (
-            stepId: string,
-            outcome: Outcome | { readonly status: "cancelled"; readonly error: string },
-            locked: boolean
-          ) =>
+          const finish = (stepId: StepId, outcome: StepEnd) =>
             Effect.gen(function*() {
-              const at = yield* isoNow
-              const write = Effect.gen(function*() {
-                const current = yield* steps.get(stepId)
-                if (Option.isNone(current)) return undefined
-                const next: StepRecord = {
-                  ...current.value,
-                  status: outcome.status,
-                  finished_at: at,
-                  sealed: true,
-                  ...("value" in outcome && outcome.value !== undefined ? { value: outcome.value } : {}),
-                  ...(outcome.error !== undefined ? { error: outcome.error } : {}),
-                  ...("stats" in outcome && outcome.stats !== undefined ? { stats: outcome.stats } : {})
-                }
-                yield* steps.put(next)
-                return next
-              })
-              const rec = yield* (locked ? gate.locked(write) : write)
-              if (rec === undefined) return
+              const found = yield* steps.finish(stepId, outcome, yield* isoNow)
+              if (found._tag === "None") return
+              const rec = found.value
               yield* events.publish({
                 type: "step_finished",
                 run_id: runId,
@@ -92,7 +79,7 @@ export class Dispatcher extends Context.Tag("swarmgate/Dispatcher")<Dispatcher, 
               })
             })
 
-          return (node, input, meta) =>
+          const dispatch: Dispatch<never> = (node, input, meta) =>
             Effect.gen(function*() {
               const ref = node.ref
               const agent = blueprint.agents.find((a) => a.name === ref)
@@ -124,7 +111,7 @@ export class Dispatcher extends Context.Tag("swarmgate/Dispatcher")<Dispatcher, 
                 ...(agent.kind === "operator" ? { seat: agent.operator } : {}),
                 ...(agent.verdicts !== undefined ? { verdicts: agent.verdicts } : {})
               }
-              yield* steps.put(record)
+              yield* steps.open(record)
               yield* events.publish({ type: "step_started", run_id: runId, step_id: stepId, ref, attempt, status: "running" })
 
               const system = agent.system_prompt === undefined
@@ -153,19 +140,14 @@ export class Dispatcher extends Context.Tag("swarmgate/Dispatcher")<Dispatcher, 
                   deps
                 )
 
-              const isOperator = agent.kind === "operator"
               const outcome = yield* work.pipe(
                 Effect.onInterrupt(() =>
-                  Effect.flatMap(
-                    run.cancelling.get,
-                    (cancelling) =>
-                      cancelling
-                        ? finish(stepId, { status: "cancelled", error: "the run was cancelled" }, isOperator)
-                        : Effect.void
+                  Effect.suspend(() =>
+                    cancelled ? finish(stepId, { status: "cancelled", error: "the run was cancelled" }) : Effect.void
                   )
                 )
               )
-              yield* finish(stepId, outcome, isOperator)
+              yield* finish(stepId, outcome)
 
               switch (outcome.status) {
                 case "passed":
@@ -184,6 +166,13 @@ export class Dispatcher extends Context.Tag("swarmgate/Dispatcher")<Dispatcher, 
                   })
               }
             })
+
+          return {
+            dispatch,
+            cancelling: Effect.sync(() => {
+              cancelled = true
+            })
+          }
         })
 
       return { forRun }

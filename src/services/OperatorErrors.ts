@@ -1,5 +1,6 @@
 import { Data } from "effect"
 import type { RequestKind } from "../protocol/frames.js"
+import type { WithdrawalReason } from "../protocol/withdrawal.js"
 
 /** The session was torn down (DELETE, idle expiry); every pending call fails with this at once. */
 export class SessionTornDown extends Data.TaggedError("SessionTornDown")<{
@@ -18,7 +19,7 @@ export class RequestTimedOut extends Data.TaggedError("RequestTimedOut")<{
 /** The request was withdrawn (run cancelled, seat taken over) before a reply came. */
 export class RequestWithdrawn extends Data.TaggedError("RequestWithdrawn")<{
   readonly reqId: string
-  readonly reason: string
+  readonly reason: WithdrawalReason
   readonly message: string
 }> {}
 

@@ -27,6 +27,7 @@ import type {
   ServerFrame
 } from "../protocol/frames.js"
 import { makeReqId } from "../protocol/ids.js"
+import { type Withdrawal, type WithdrawalReason, withdraws } from "../protocol/withdrawal.js"
 import { currentRequest } from "./CurrentRequest.js"
 import { type RequestError, RequestTimedOut, RequestWithdrawn, SessionTornDown } from "./OperatorErrors.js"
 
@@ -81,8 +82,8 @@ export interface OperatorSessionShape {
   readonly clearOutboundIf: (queue: Queue.Dequeue<ServerFrame>) => Effect.Effect<void>
   /** First reply wins; an id not owed is reported so the socket handler can send `error unknown_request`. */
   readonly resolve: (reply: PendingReply) => Effect.Effect<ResolveOutcome>
-  /** Remove matching pending requests, fail their calls with RequestWithdrawn, send `cancel` with `reason`. */
-  readonly withdraw: (filter: (entry: PendingInfo) => boolean, reason: string) => Effect.Effect<number>
+  /** Remove the pending requests `target` names, fail their calls with RequestWithdrawn, send `cancel` with `reason`. */
+  readonly withdraw: (target: Withdrawal, reason: WithdrawalReason) => Effect.Effect<number>
   /** Terminal: fail every pending call at once with SessionTornDown; idempotent. */
   readonly teardown: (reason: string) => Effect.Effect<void>
   /** Pending requests, oldest first. */
@@ -156,7 +157,7 @@ export const make = (
         })
       )
 
-    const cancel = (reqId: string, reason: string) => {
+    const cancel = (reqId: string, reason: WithdrawalReason) => {
       const frame: CancelFrame = { type: "cancel", req_id: reqId, reason }
       return offer(frame)
     }
@@ -325,10 +326,12 @@ export const make = (
           onSome: (entry) => Effect.as(Deferred.succeed(entry.deferred, reply), "resolved" as const)
         })))
 
-    const withdraw = (filter: (entry: PendingInfo) => boolean, reason: string) =>
+    const withdraw = (target: Withdrawal, reason: WithdrawalReason) =>
       Effect.gen(function*() {
         const taken = yield* Ref.modify(pendingRef, (map) => {
-          const drop = Array.from(HashMap.values(map)).filter((entry) => filter(entry.info))
+          const drop = Array.from(HashMap.values(map)).filter((entry) =>
+            withdraws(target, entry.info.runId, entry.info.taskId)
+          )
           const keep = drop.reduce((rest, entry) => HashMap.remove(rest, entry.info.reqId), map)
           return [drop.sort(byAge), keep] as const
         })

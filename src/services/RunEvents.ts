@@ -4,13 +4,14 @@
  * follows live ones, and ends after `run_finished`.
  */
 import { Clock, Context, Effect, Layer, PubSub, Stream } from "effect"
+import type { RunId } from "../protocol/ids.js"
 import { EventRepo, type NewRunEvent, type RunEvent } from "./repos/EventRepo.js"
 
 export type EventInput = Omit<NewRunEvent, "at">
 
 export interface RunEventsShape {
   readonly publish: (event: EventInput) => Effect.Effect<RunEvent>
-  readonly stream: (runId: string) => Stream.Stream<RunEvent>
+  readonly stream: (runId: RunId) => Stream.Stream<RunEvent>
 }
 
 export class RunEvents extends Context.Tag("swarmgate/RunEvents")<RunEvents, RunEventsShape>() {
@@ -30,7 +31,7 @@ export class RunEvents extends Context.Tag("swarmgate/RunEvents")<RunEvents, Run
           return stored
         }))
 
-      const stream = (runId: string): Stream.Stream<RunEvent> =>
+      const stream = (runId: RunId): Stream.Stream<RunEvent> =>
         Stream.unwrapScoped(Effect.gen(function*() {
           // subscribe before reading the log so nothing falls between replay and live
           const live = yield* PubSub.subscribe(hub)

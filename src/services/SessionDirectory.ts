@@ -5,7 +5,8 @@
  * serve sessions from a plain map.
  */
 import { Context, Effect, Layer, Option } from "effect"
-import type { OperatorSessionShape, PendingInfo } from "./OperatorSession.js"
+import type { Withdrawal, WithdrawalReason } from "../protocol/withdrawal.js"
+import type { OperatorSessionShape } from "./OperatorSession.js"
 import type { Roles } from "./roles/index.js"
 import { Sessions } from "./Sessions.js"
 
@@ -14,8 +15,8 @@ export type { Roles } from "./roles/index.js"
 export interface SessionDirectoryShape {
   readonly exists: (sid: string) => Effect.Effect<boolean>
   readonly roles: (sid: string) => Effect.Effect<Option.Option<Context.Context<Roles>>>
-  /** Withdraw matching pending requests of that session (0 when the sid is unknown). */
-  readonly withdraw: (sid: string, filter: (entry: PendingInfo) => boolean, reason: string) => Effect.Effect<number>
+  /** Withdraw the pending requests `target` names from that session (0 when the sid is unknown). */
+  readonly withdraw: (sid: string, target: Withdrawal, reason: WithdrawalReason) => Effect.Effect<number>
 }
 
 export interface DirectoryEntry {
@@ -31,10 +32,10 @@ export class SessionDirectory extends Context.Tag("swarmgate/SessionDirectory")<
     Layer.succeed(SessionDirectory, {
       exists: (sid) => Effect.map(lookup(sid), Option.isSome),
       roles: (sid) => Effect.map(lookup(sid), Option.map((e) => e.roles)),
-      withdraw: (sid, filter, reason) =>
+      withdraw: (sid, target, reason) =>
         Effect.flatMap(lookup(sid), Option.match({
           onNone: () => Effect.succeed(0),
-          onSome: (e) => e.session.withdraw(filter, reason)
+          onSome: (e) => e.session.withdraw(target, reason)
         }))
     })
 

@@ -17,7 +17,7 @@ import {
   Ref,
   Scope
 } from "effect"
-import { newSessionToken, newSid } from "../protocol/ids.js"
+import { newSessionToken, newSid, type Sid } from "../protocol/ids.js"
 import * as OperatorSession from "./OperatorSession.js"
 import { type SessionRecord, SessionRepo, type SessionRepoError } from "./repos/SessionRepo.js"
 import { type Roles, SessionRoles } from "./roles/index.js"
@@ -63,7 +63,7 @@ export interface SessionSummary {
 
 export interface SessionsShape {
   /** A new session, registered and disconnected; the token is returned only here. */
-  readonly login: (desc?: string) => Effect.Effect<{ readonly sid: string; readonly token: string }, SessionRepoError>
+  readonly login: (desc?: string) => Effect.Effect<{ readonly sid: Sid; readonly token: string }, SessionRepoError>
   /** Expiry is checked first, so an idle-expired sid is UnknownSession. Does not record access. */
   readonly authenticate: (sid: string, token: string) => Effect.Effect<LiveSession, UnknownSession | BadCredential>
   readonly get: (sid: string) => Effect.Effect<Option.Option<LiveSession>>
@@ -116,9 +116,9 @@ export const make = (
       ? {}
       : { deadlines: config.deadlines }
 
+    // the one map of live sessions, roles included: what the engine sees (SessionDirectory);
+    // an entry leaves it in step 2 of teardown, before the session itself goes
     const sessions = yield* Ref.make(HashMap.empty<string, Live>())
-    // the role registry, unregistered in step 2 of teardown, before the session itself goes
-    const registry = yield* Ref.make(HashMap.empty<string, Context.Context<Roles>>())
     const seqRef = yield* Ref.make(0)
 
     const lookup = (sid: string) => Effect.map(Ref.get(sessions), HashMap.get(sid))
@@ -154,8 +154,7 @@ export const make = (
           roles,
           scope
         }
-        yield* Ref.update(sessions, HashMap.set(record.sid, live))
-        yield* Ref.update(registry, HashMap.set(record.sid, roles))
+        yield* Ref.update(sessions, HashMap.set<string, Live>(record.sid, live))
       }).pipe(Effect.uninterruptible)
 
     const teardown = (sid: string, reason: string) =>
@@ -164,10 +163,9 @@ export const make = (
         if (Option.isNone(found)) return
         const live = found.value
         yield* repo.delete(sid)
-        yield* Ref.update(registry, HashMap.remove(sid))
+        yield* Ref.update(sessions, HashMap.remove(sid))
         yield* live.session.teardown(reason)
         yield* Scope.close(live.scope, Exit.void)
-        yield* Ref.update(sessions, HashMap.remove(sid))
       }).pipe(Effect.uninterruptible)
 
     const expireIfIdle = (sid: string) =>
@@ -312,7 +310,7 @@ export const make = (
       login,
       authenticate,
       get,
-      roles: (sid) => Effect.map(Ref.get(registry), HashMap.get(sid)),
+      roles: (sid) => Effect.map(lookup(sid), Option.map((live) => live.roles)),
       list,
       teardown,
       touch,

@@ -1,15 +1,15 @@
 /**
  * The sub-agent's verbs behind `/v1/worker/*` and `/v1/data/*` (http-api.md). Every verb
  * first checks the credential (handle or token) and resolves the one step it is bound to.
- * Input for a step that has finished (or been sealed by the engine) or whose run has ended
- * is refused with StepGone and changes nothing; accepted input is stored through the repos
- * before the verb returns.
+ * Input for a step that has finished (or been sealed by the engine, which it is when its
+ * run ends) is refused with StepGone and changes nothing: Steps decides, under the step's
+ * lock. Accepted input is stored before the verb returns.
  */
 import { createHash } from "node:crypto"
 import { Cause, Clock, Context, Effect, Layer, Option } from "effect"
-import { makeReqId, newOutId } from "../protocol/ids.js"
-import { RUN_CANCELLED, withSeat } from "./agents/seated.js"
-import { Capabilities, type StepBinding } from "./Capabilities.js"
+import { isOutId, makeReqId, newOutId } from "../protocol/ids.js"
+import { withSeat } from "./agents/seated.js"
+import { Capabilities } from "./Capabilities.js"
 import { withParentRequest } from "./CurrentRequest.js"
 import {
   AskFailed,
@@ -23,13 +23,12 @@ import {
 } from "./EngineErrors.js"
 import { parseResultBody } from "./parseResult.js"
 import { OutputRepo, type OutputRecord } from "./repos/OutputRepo.js"
-import { isRunEnded, RunRepo } from "./repos/RunRepo.js"
-import { isStepFinished, type PromptPayload, type StepRecord, StepRepo, type Verdict } from "./repos/StepRepo.js"
+import type { PromptPayload, Verdict } from "../protocol/records.js"
 import { SeniorBridge } from "./roles/SeniorBridge.js"
 import { RunEvents } from "./RunEvents.js"
 import type { Seats } from "./Seats.js"
 import type { SessionDirectory } from "./SessionDirectory.js"
-import { StepGate } from "./StepGate.js"
+import { Steps } from "./Steps.js"
 
 type CredentialError = BadCredential | CredentialExpired
 
@@ -108,82 +107,26 @@ export interface WorkerShape {
 const byteLength = (body: string | Uint8Array): number =>
   typeof body === "string" ? Buffer.byteLength(body, "utf8") : body.byteLength
 
-const verdictOf = (value: unknown): string | undefined => {
-  if (typeof value === "string") return value.trim()
-  if (typeof value === "object" && value !== null && typeof (value as { verdict?: unknown }).verdict === "string") {
-    return ((value as { verdict: string }).verdict).trim()
-  }
-  return undefined
-}
-
-const isOutId = (s: string) => /^out-[0-9a-f]{16}$/.test(s)
-
 export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>() {
   static readonly layer: Layer.Layer<
     Worker,
     never,
-    Capabilities | StepRepo | RunRepo | OutputRepo | StepGate | RunEvents | Seats | SessionDirectory
+    Capabilities | Steps | OutputRepo | RunEvents | Seats | SessionDirectory
   > = Layer.effect(
     Worker,
     Effect.gen(function*() {
       const caps = yield* Capabilities
-      const steps = yield* StepRepo
-      const runs = yield* RunRepo
+      const steps = yield* Steps
       const outputs = yield* OutputRepo
-      const gate = yield* StepGate
       const events = yield* RunEvents
       const seatDeps = yield* Effect.context<Seats | SessionDirectory>()
-
-      const gone = (stepId: string, why: string) =>
-        new StepGone({ stepId, message: `step ${stepId} takes no more input: ${why}` })
-
-      /** The bound step, if it still takes input. Call under the gate when the check must hold for a write. */
-      const liveStep = (binding: StepBinding) =>
-        Effect.gen(function*() {
-          const step = yield* steps.get(binding.stepId)
-          if (Option.isNone(step)) return yield* gone(binding.stepId, "it no longer exists")
-          const s = step.value
-          if (isStepFinished(s.status)) return yield* gone(s.step_id, `it has finished (${s.status})`)
-          if (s.sealed === true) return yield* gone(s.step_id, "its result has already been taken")
-          const run = yield* runs.get(s.run_id)
-          if (Option.isNone(run) || isRunEnded(run.value.status)) {
-            return yield* gone(s.step_id, `its run has ended (${Option.match(run, { onNone: () => "gone", onSome: (r) => r.status })})`)
-          }
-          return s
-        })
-
-      /** Read-check-write of the bound step, atomic with the engine's sealing of it. */
-      const modifyStep = <A, E>(binding: StepBinding, f: (s: StepRecord) => Effect.Effect<[A, StepRecord], E>) =>
-        gate.locked(Effect.gen(function*() {
-          const s = yield* liveStep(binding)
-          const [a, next] = yield* f(s)
-          yield* steps.put(next)
-          return a
-        }))
 
       const store = (credential: string, value: unknown, verdict: Verdict, bytes: number) =>
         Effect.gen(function*() {
           const binding = yield* caps.verify(credential)
           const at = new Date(yield* Clock.currentTimeMillis).toISOString()
-          return yield* modifyStep(binding, (s) => {
-            if (verdict === "pass" && s.verdicts !== undefined) {
-              const v = verdictOf(value)
-              if (v === undefined || !s.verdicts.includes(v)) {
-                return Effect.fail(
-                  new VerdictRefused({
-                    stepId: s.step_id,
-                    allowed: s.verdicts,
-                    message: `the result ${JSON.stringify(value)} is not an allowed verdict of agent ${s.ref}: ` +
-                      `send one of ${s.verdicts.map((x) => JSON.stringify(x)).join(", ")}`
-                  })
-                )
-              }
-            }
-            return Effect.succeed<[Submitted, StepRecord]>([
-              { task_id: s.step_id, bytes },
-              { ...s, submission: { value, verdict, at } }
-            ])
-          })
+          const s = yield* steps.acceptSubmission(binding.stepId, { value, verdict, at })
+          return { task_id: s.step_id, bytes }
         })
 
       const prompt: WorkerShape["prompt"] = (credential, taskId) =>
@@ -192,8 +135,13 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
           if (taskId !== undefined && taskId !== binding.stepId) {
             return yield* new WrongStep({ message: `this credential belongs to another step than ${taskId}` })
           }
-          const s = yield* liveStep(binding)
-          if (s.prompt === undefined) return yield* gone(s.step_id, "it has no prompt (not an operator step)")
+          const s = yield* steps.takingInput(binding.stepId)
+          if (s.prompt === undefined) {
+            return yield* new StepGone({
+              stepId: s.step_id,
+              message: `step ${s.step_id} takes no more input: it has no prompt (not an operator step)`
+            })
+          }
           return s.prompt
         })
 
@@ -202,17 +150,14 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
           if (name.trim() === "") return yield* new BadWorkerInput({ message: "name: give the part a non-empty name" })
           const binding = yield* caps.verify(credential)
           const part = parseResultBody(body)
-          return yield* modifyStep(binding, (s) =>
-            Effect.succeed<[StagedPart, StepRecord]>([
-              { task_id: s.step_id, name, bytes: byteLength(body) },
-              { ...s, parts: { ...s.parts, [name]: part } }
-            ]))
+          const s = yield* steps.stagePart(binding.stepId, name, part)
+          return { task_id: s.step_id, name, bytes: byteLength(body) }
         })
 
       const ask: WorkerShape["ask"] = (credential, question) =>
         Effect.gen(function*() {
           const binding = yield* caps.verify(credential)
-          const s = yield* liveStep(binding)
+          const s = yield* steps.takingInput(binding.stepId)
           if (s.seat === undefined) {
             return yield* new AskFailed({ message: `step ${s.step_id} has no operator seat to ask` })
           }
@@ -232,7 +177,7 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
               Effect.fail(
                 new AskFailed({
                   message: Option.match(Cause.failureOption(cause), {
-                    onNone: () => `the ask was withdrawn (${RUN_CANCELLED})`,
+                    onNone: () => "the ask was withdrawn (run_cancelled)",
                     onSome: (e) => e.message
                   })
                 })
@@ -246,7 +191,7 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
         Effect.gen(function*() {
           if (name.trim() === "") return yield* new BadWorkerInput({ message: "name: give the output a non-empty name" })
           const binding = yield* caps.verify(credential)
-          const s = yield* liveStep(binding)
+          const s = yield* steps.takingInput(binding.stepId)
           const record: OutputRecord = {
             out_id: newOutId(),
             run_id: s.run_id,

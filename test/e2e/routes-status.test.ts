@@ -17,6 +17,7 @@ import {
   startApp,
   waitRun
 } from "./routes-fixtures.js"
+import { RunId } from "../../src/protocol/ids.js"
 
 const eventually = async (check: () => Promise<boolean>, timeoutMs = 5000) => {
   const deadline = Date.now() + timeoutMs
@@ -93,10 +94,10 @@ describe("server stop and resume", () => {
     await first.close()
 
     const repo = service(storage.context, RunRepo)
-    const stored = await Effect.runPromise(repo.get(run_id))
+    const stored = await Effect.runPromise(repo.get(RunId.make(run_id)))
     expect(Option.getOrThrow(stored).status).toBe("interrupted")
-    expect(Option.getOrThrow(await Effect.runPromise(repo.get(done.json.run_id))).status).toBe("done")
-    expect(Option.getOrThrow(await Effect.runPromise(repo.get(operatorRun.run_id))).status).toBe("interrupted")
+    expect(Option.getOrThrow(await Effect.runPromise(repo.get(RunId.make(done.json.run_id)))).status).toBe("done")
+    expect(Option.getOrThrow(await Effect.runPromise(repo.get(RunId.make(operatorRun.run_id)))).status).toBe("interrupted")
 
     const second = await startApp({}, {}, storage.layer)
     try {

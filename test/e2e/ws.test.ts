@@ -12,6 +12,7 @@ import {
   startServer,
   type TestServer
 } from "./helpers.js"
+import { StepId } from "../../src/protocol/ids.js"
 
 let server: TestServer
 beforeAll(async () => {
@@ -28,7 +29,7 @@ const sessionOf = async (sid: string) => {
 /** Start an engine-side `ask` in the background; resolves with the operator's reply. */
 const ask = async (sid: string, question: unknown) => {
   const session = await sessionOf(sid)
-  const fiber = Effect.runFork(session.request({ type: "ask", task_id: "ST-0123456789abcdef", question }))
+  const fiber = Effect.runFork(session.request({ type: "ask", task_id: StepId.make("ST-0123456789abcdef"), question }))
   return {
     fiber,
     reply: (): Promise<PendingReply> => Effect.runPromise(Fiber.join(fiber))

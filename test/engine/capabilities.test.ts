@@ -3,14 +3,15 @@ import { Duration, Effect, Layer, Option, TestClock } from "effect"
 import { Capabilities, sha256Hex } from "../../src/services/Capabilities.js"
 import { EngineConfig } from "../../src/services/EngineConfig.js"
 import { CapabilityRepo } from "../../src/services/repos/CapabilityRepo.js"
+import { RunId, StepId } from "../../src/protocol/ids.js"
 
 const layer = Capabilities.layer.pipe(
   Layer.provideMerge(CapabilityRepo.memory),
   Layer.provideMerge(EngineConfig.layer({ workerTokenTtl: "30 minutes", tokenRefreshWindow: "5 minutes" }))
 )
 
-const STEP = "ST-0123456789abcdef"
-const RUN = "R-0123456789abcdef"
+const STEP = StepId.make("ST-0123456789abcdef")
+const RUN = RunId.make("R-0123456789abcdef")
 
 describe("Capabilities", () => {
   it.effect("mints a handle and a token that both verify to the step", () =>

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Option, Queue, Scope, TestClock } from "effect"
 import type { AskFrame, CancelFrame, HookAfterFrame, RequestFrame, ServerFrame } from "../../src/protocol/frames.js"
-import { isReqId, newSid } from "../../src/protocol/ids.js"
+import { isReqId, newSid, type RunId, StepId } from "../../src/protocol/ids.js"
 import { withParentRequest } from "../../src/services/CurrentRequest.js"
 import { RequestTimedOut, RequestWithdrawn, SessionTornDown } from "../../src/services/OperatorErrors.js"
 import * as OperatorSession from "../../src/services/OperatorSession.js"
@@ -240,7 +240,7 @@ describe("OperatorSession", () => {
       const session = yield* OperatorSession.make(newSid())
       const body = {
         type: "hook_after",
-        task_id: "ST-00000000000000aa",
+        task_id: StepId.make("ST-00000000000000aa"),
         agent: "critic",
         attempt: 2,
         result: 1
@@ -345,7 +345,7 @@ describe("OperatorSession", () => {
       const sent = yield* drain(queue)
       const ids = sent.map((f) => (f as { req_id: string }).req_id)
 
-      const count = yield* session.withdraw((p) => p.runId === "R-a", "run_cancelled")
+      const count = yield* session.withdraw({ run_id: "R-a" as RunId }, "run_cancelled")
       expect(count).toBe(2)
       for (const fiber of [a, b]) {
         const error = failureOf(yield* Fiber.await(fiber))
@@ -364,12 +364,25 @@ describe("OperatorSession", () => {
       expect(yield* Fiber.join(c)).toMatchObject({ value: "c" })
     }))
 
+  it.scoped("withdraw by {run_id, step_ids} takes only the requests of those steps", () =>
+    Effect.gen(function*() {
+      const session = yield* OperatorSession.make(newSid())
+      const one = StepId.make("ST-00000000000000b1")
+      const a = yield* Effect.fork(session.request(askBody("a", one), { runId: "R-a" }))
+      const b = yield* Effect.fork(session.request(askBody("b", "ST-00000000000000b2"), { runId: "R-a" }))
+      yield* waitForPending(session, 2)
+      expect(yield* session.withdraw({ run_id: "R-a" as RunId, step_ids: [one] }, "seat_taken_over")).toBe(1)
+      expect(failureOf(yield* Fiber.await(a))).toMatchObject({ _tag: "RequestWithdrawn", reason: "seat_taken_over" })
+      expect(b.unsafePoll()).toBeNull()
+      expect((yield* session.pending).map((p) => p.taskId)).toEqual(["ST-00000000000000b2"])
+    }))
+
   it.scoped("withdraw while disconnected fails the calls but sends nothing", () =>
     Effect.gen(function*() {
       const session = yield* OperatorSession.make(newSid())
       const fiber = yield* Effect.fork(session.request(askBody("a"), { runId: "R-a" }))
       yield* waitForPending(session, 1)
-      expect(yield* session.withdraw(() => true, "seat_taken_over")).toBe(1)
+      expect(yield* session.withdraw({ run_id: "R-a" as RunId }, "seat_taken_over")).toBe(1)
       expect(failureOf(yield* Fiber.await(fiber))).toMatchObject({ reason: "seat_taken_over" })
       const queue = yield* session.replaceOutbound
       expect(yield* drain(queue)).toEqual([])
@@ -400,7 +413,7 @@ describe("OperatorSession", () => {
       const inner = yield* Effect.fork(session.request(askBody("nested")).pipe(withParentRequest(spawnId)))
       const ask = (yield* Queue.take(queue)) as AskFrame
       expect(ask.parent_req_id).toBe(spawnId)
-      yield* session.notify({ type: "hook_after", task_id: "ST-1", agent: "a", attempt: 1, result: null }).pipe(
+      yield* session.notify({ type: "hook_after", task_id: StepId.make("ST-0000000000000001"), agent: "a", attempt: 1, result: null }).pipe(
         withParentRequest(spawnId)
       )
       expect(yield* Queue.take(queue)).toMatchObject({ type: "hook_after", parent_req_id: spawnId })

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Context, Effect, Exit, Fiber, Layer, Option, Queue, Scope, TestClock } from "effect"
 import type { AskFrame } from "../../src/protocol/frames.js"
-import { isSessionToken, isSid, newSessionToken } from "../../src/protocol/ids.js"
+import { isSessionToken, isSid, newSessionToken, StepId } from "../../src/protocol/ids.js"
 import { SessionTornDown } from "../../src/services/OperatorErrors.js"
 import { Operator, SeniorBridge, SpawnHook } from "../../src/services/roles/index.js"
 import {
@@ -100,7 +100,7 @@ describe("Sessions", () => {
       const { session } = live(yield* sessions.get(sid))
       const queue = yield* session.replaceOutbound
       const fiber = yield* Effect.fork(
-        Effect.flatMap(SeniorBridge, (b) => b.ask({ taskId: "ST-1", question: "go?" })).pipe(Effect.provide(roles))
+        Effect.flatMap(SeniorBridge, (b) => b.ask({ taskId: StepId.make("ST-0000000000000001"), question: "go?" })).pipe(Effect.provide(roles))
       )
       const frame = (yield* Queue.take(queue)) as AskFrame
       expect(frame.req_id.startsWith(`${sid}-ask-`)).toBe(true)

@@ -2,23 +2,24 @@ import { expect } from "@effect/vitest"
 import { Chunk, Effect, HashMap, Logger, Queue } from "effect"
 import type { PendingReply, RequestFrame, ServerFrame } from "../../src/protocol/frames.js"
 import type { OperatorSessionShape, RequestBody } from "../../src/services/OperatorSession.js"
+import { StepId } from "../../src/protocol/ids.js"
 
 export const askBody = (question: unknown, taskId = "ST-0000000000000001"): RequestBody => ({
   type: "ask",
-  task_id: taskId,
+  task_id: StepId.make(taskId),
   question
 })
 
 export const hookBody = (taskId = "ST-0000000000000001"): RequestBody => ({
   type: "hook_before",
-  task_id: taskId,
+  task_id: StepId.make(taskId),
   agent: "writer",
   attempt: 1
 })
 
 export const spawnBody = (taskId = "ST-0000000000000001"): RequestBody => ({
   type: "spawn",
-  task_id: taskId,
+  task_id: StepId.make(taskId),
   agent: "writer",
   attempt: 1,
   capability_token: "cap.token",

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Layer, Option, Queue } from "effect"
 import type { PendingReply, RequestFrame, ServerFrame, SpawnFrame } from "../../src/protocol/frames.js"
-import { newSid } from "../../src/protocol/ids.js"
+import { newSid, type RunId, StepId } from "../../src/protocol/ids.js"
 import { SpawnRejected, UnexpectedReply, WorkerFailed } from "../../src/services/OperatorErrors.js"
 import * as OperatorSession from "../../src/services/OperatorSession.js"
 import { Operator, SeniorBridge, SessionRoles, SpawnHook } from "../../src/services/roles/index.js"
@@ -31,7 +31,7 @@ const roundTrip = <A, E>(
     return { frame, exit: yield* Fiber.await(fiber), queue }
   }).pipe(Effect.provide(rolesLayer()))
 
-const ctx = { taskId: "ST-00000000000000a1", agent: "writer", attempt: 2 } as const
+const ctx = { taskId: StepId.make("ST-00000000000000a1"), agent: "writer", attempt: 2 } as const
 
 describe("SeniorBridge.fromSession", () => {
   it.effect("ask → answer gives the value", () =>
@@ -62,7 +62,7 @@ describe("SeniorBridge.fromSession", () => {
       const fiber = yield* Effect.fork(bridge.ask({ taskId: ctx.taskId, question: 1, runId: "R-9", reqId: "given" }))
       const queue = yield* session.replaceOutbound
       expect((yield* Queue.take(queue)) as RequestFrame).toMatchObject({ req_id: "given" })
-      expect(yield* session.withdraw((p) => p.runId === "R-9", "run_cancelled")).toBe(1)
+      expect(yield* session.withdraw({ run_id: "R-9" as RunId }, "run_cancelled")).toBe(1)
       expect(failureOf(yield* Fiber.await(fiber))).toMatchObject({ _tag: "RequestWithdrawn" })
     }).pipe(Effect.provide(rolesLayer())))
 })

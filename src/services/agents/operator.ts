@@ -10,11 +10,10 @@
 import { Effect, Either, Option } from "effect"
 import type { Blueprint, OperatorAgent } from "../../protocol/blueprint.js"
 import { renderDirective } from "../../protocol/directive.js"
-import { makeReqId, sidOfReqId } from "../../protocol/ids.js"
+import { makeReqId, type ReqId, type RunId, type Sid, sidOfReqId, type StepId } from "../../protocol/ids.js"
 import { type Capability, Capabilities } from "../Capabilities.js"
 import { EngineConfig } from "../EngineConfig.js"
-import type { PromptPayload, StepRecord, StepStatus } from "../repos/StepRepo.js"
-import { StepRepo } from "../repos/StepRepo.js"
+import type { PromptPayload, StepRecord } from "../../protocol/records.js"
 import { Operator } from "../roles/Operator.js"
 import type { WorkerResult } from "../roles/Operator.js"
 import { SeniorBridge } from "../roles/SeniorBridge.js"
@@ -22,15 +21,15 @@ import { SpawnHook } from "../roles/SpawnHook.js"
 import { RunEvents } from "../RunEvents.js"
 import type { Seats } from "../Seats.js"
 import type { SessionDirectory } from "../SessionDirectory.js"
-import { StepGate } from "../StepGate.js"
+import { Steps } from "../Steps.js"
 import { blocked, failed, type Outcome, passed } from "./outcome.js"
 import { withSeat } from "./seated.js"
 
 export interface OperatorStep {
-  readonly runId: string
+  readonly runId: RunId
   readonly blueprint: Blueprint
   readonly agent: OperatorAgent
-  readonly stepId: string
+  readonly stepId: StepId
   readonly attempt: number
   readonly input: unknown
   /** The rendered system prompt, or null. */
@@ -43,9 +42,8 @@ export type OperatorStepDeps =
   | Seats
   | SessionDirectory
   | Capabilities
-  | StepRepo
+  | Steps
   | RunEvents
-  | StepGate
   | EngineConfig
 
 export const ESCALATION_REASON = "worker reported ok=false"
@@ -82,9 +80,8 @@ const messageOf = (e: unknown): string =>
 export const runOperatorStep = (s: OperatorStep): Effect.Effect<Outcome, never, OperatorStepDeps> =>
   Effect.gen(function*() {
     const caps = yield* Capabilities
-    const steps = yield* StepRepo
+    const steps = yield* Steps
     const events = yield* RunEvents
-    const gate = yield* StepGate
     const config = yield* EngineConfig
     const { agent, attempt, blueprint, runId, stepId } = s
     const seat = agent.operator
@@ -94,13 +91,8 @@ export const runOperatorStep = (s: OperatorStep): Effect.Effect<Outcome, never, 
     const alias = blueprint.metadata?.project_name_alias
     const hookCtx = { taskId: stepId, runId, agent: agent.name, attempt }
 
-    const update = (f: (rec: StepRecord) => StepRecord) =>
-      gate.locked(steps.get(stepId).pipe(Effect.flatMap(Option.match({
-        onNone: () => Effect.void,
-        onSome: (rec) => steps.put(f(rec))
-      }))))
-    const setStatus = (status: StepStatus) =>
-      update((rec) => ({ ...rec, status })).pipe(Effect.zipRight(events.publish({
+    const setStatus = (status: "waiting_for_operator" | "running") =>
+      steps.setStatus(stepId, status).pipe(Effect.zipRight(events.publish({
         type: "step_status",
         run_id: runId,
         step_id: stepId,
@@ -109,7 +101,7 @@ export const runOperatorStep = (s: OperatorStep): Effect.Effect<Outcome, never, 
         status
       })))
     // request_sent / request_answered around one operator request
-    const tracked = <A, E, R>(kind: string, sid: string, reqId: string | undefined, effect: Effect.Effect<A, E, R>) => {
+    const tracked = <A, E, R>(kind: string, sid: Sid, reqId: ReqId | undefined, effect: Effect.Effect<A, E, R>) => {
       const base = { run_id: runId, step_id: stepId, ref: agent.name, kind, sid, ...(reqId !== undefined ? { req_id: reqId } : {}) }
       return events.publish({ type: "request_sent", ...base }).pipe(
         Effect.zipRight(effect),
@@ -135,7 +127,7 @@ export const runOperatorStep = (s: OperatorStep): Effect.Effect<Outcome, never, 
       prompt: s.input,
       context
     }
-    yield* update((rec) => ({ ...rec, prompt }))
+    yield* steps.setPrompt(stepId, prompt)
     let cap: Capability = yield* caps.mint(stepId, runId)
 
     const spawn = withSeat(runId, seat, (holder) =>
@@ -151,7 +143,7 @@ export const runOperatorStep = (s: OperatorStep): Effect.Effect<Outcome, never, 
         const reqId = previous !== undefined && sidOfReqId(previous) === holder.sid
           ? previous
           : makeReqId(holder.sid, "spawn")
-        yield* update((rec) => ({ ...rec, spawn_req_id: reqId }))
+        yield* steps.spawnRecorded(stepId, reqId)
         const directive = renderDirective({
           agent: agent.name,
           taskId: stepId,
@@ -181,19 +173,11 @@ export const runOperatorStep = (s: OperatorStep): Effect.Effect<Outcome, never, 
       ? Either.right<WorkerResult | undefined>(undefined)
       : yield* Effect.either(spawn)
 
-    if (Either.isLeft(spawned)) {
-      yield* update((rec) => ({ ...rec, sealed: true }))
-      return failed(messageOf(spawned.left))
-    }
-    const result = spawned.right
-
     // read the submission and close the step to further worker input in one step
-    const base = yield* gate.locked(Effect.gen(function*() {
-      const rec = yield* steps.get(stepId)
-      if (Option.isNone(rec)) return failed(`the record of step ${stepId} is missing`)
-      yield* steps.put({ ...rec.value, sealed: true })
-      return fromResult(rec.value, result)
-    }))
+    const sealed = yield* steps.seal(stepId)
+    if (Either.isLeft(spawned)) return failed(messageOf(spawned.left))
+    if (Option.isNone(sealed)) return failed(`the record of step ${stepId} is missing`)
+    const base = fromResult(sealed.value, spawned.right)
 
     let outcome = base
     if (base.status === "blocked" && seniorEscalation) {

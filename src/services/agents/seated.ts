@@ -5,17 +5,11 @@
  */
 import { type Context, Effect, Option } from "effect"
 import { SeatHolderGone } from "../EngineErrors.js"
-import type { RequestWithdrawn } from "../OperatorErrors.js"
-import type { SeatRecord } from "../repos/RunRepo.js"
+import { RequestWithdrawn } from "../OperatorErrors.js"
+import type { RunId } from "../../protocol/ids.js"
+import type { SeatRecord } from "../../protocol/records.js"
 import { Seats } from "../Seats.js"
 import { type Roles, SessionDirectory } from "../SessionDirectory.js"
-
-export const SEAT_TAKEN_OVER = "seat_taken_over"
-export const RUN_CANCELLED = "run_cancelled"
-
-const isWithdrawn = (e: unknown, reason: string): e is RequestWithdrawn =>
-  typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "RequestWithdrawn" &&
-  (e as RequestWithdrawn).reason === reason
 
 export interface SeatOptions {
   /** Runs once when the seat is empty and the caller starts waiting. */
@@ -24,16 +18,18 @@ export interface SeatOptions {
   readonly onSeated?: Effect.Effect<void>
 }
 
+const isWithdrawn = <E>(e: E | RequestWithdrawn): e is RequestWithdrawn => e instanceof RequestWithdrawn
+
 /**
  * `use` runs with the holder's role Context provided. The holder is looked up afresh on every
  * take-over, so `use` must be safe to repeat (it re-sends its request).
  */
 export const withSeat = <A, E>(
-  runId: string,
+  runId: RunId,
   seat: string,
-  use: (holder: SeatRecord, roles: Context.Context<Roles>) => Effect.Effect<A, E, Roles>,
+  use: (holder: SeatRecord, roles: Context.Context<Roles>) => Effect.Effect<A, E | RequestWithdrawn, Roles>,
   options: SeatOptions = {}
-): Effect.Effect<A, E | SeatHolderGone, Seats | SessionDirectory> =>
+): Effect.Effect<A, E | RequestWithdrawn | SeatHolderGone, Seats | SessionDirectory> =>
   Effect.gen(function*() {
     const seats = yield* Seats
     const directory = yield* SessionDirectory
@@ -58,13 +54,21 @@ export const withSeat = <A, E>(
       const result = yield* use(holder, roles.value).pipe(
         Effect.provide(roles.value),
         Effect.map(Option.some),
-        Effect.catchAll((e): Effect.Effect<Option.Option<A>, E> =>
-          isWithdrawn(e, SEAT_TAKEN_OVER)
-            ? Effect.succeedNone
-            : isWithdrawn(e, RUN_CANCELLED)
-            ? Effect.interrupt
-            : Effect.fail(e)
-        )
+        // catchTag cannot see the tag through the generic E; this guard is the same test by class
+        Effect.catchIf(isWithdrawn<E>, (e): Effect.Effect<Option.Option<A>, RequestWithdrawn> => {
+          switch (e.reason) {
+            // sent again to whoever holds the seat now
+            case "seat_taken_over":
+              return Effect.succeedNone
+            // the run fiber is being interrupted anyway
+            case "run_cancelled":
+              return Effect.interrupt
+            case "deadline":
+            case "interrupted":
+            case "superseded":
+              return Effect.fail(e)
+          }
+        })
       )
       if (Option.isSome(result)) return result.value
     }

@@ -4,20 +4,9 @@
  */
 import { Context, Effect, Layer, Option } from "effect"
 import type { Blueprint } from "../../protocol/blueprint.js"
+import type { BlueprintRecord, BlueprintSummary } from "../../protocol/records.js"
 
-export interface BlueprintRecord {
-  readonly id: string
-  readonly version: number
-  readonly blueprint: Blueprint
-  /** ISO 8601. */
-  readonly updated_at: string
-}
-
-export interface BlueprintSummary {
-  readonly id: string
-  readonly version: number
-  readonly updated_at: string
-}
+export type { BlueprintRecord, BlueprintSummary }
 
 export interface BlueprintRepoShape {
   /** Store a new version (latest + 1, or 1 for a new or deleted id). */

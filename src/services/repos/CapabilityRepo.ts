@@ -3,16 +3,9 @@
  * the plaintext is never stored.
  */
 import { Context, Effect, Layer, Option } from "effect"
+import type { CapabilityRecord } from "../../protocol/records.js"
 
-export interface CapabilityRecord {
-  /** Hex SHA-256 of the handle or token. */
-  readonly digest: string
-  readonly kind: "handle" | "token"
-  readonly step_id: string
-  readonly run_id: string
-  /** Clock millis after which the credential is refused. */
-  readonly expires_at: number
-}
+export type { CapabilityRecord }
 
 export interface CapabilityRepoShape {
   /** Insert or replace (a re-mint moves a handle's expiry). */

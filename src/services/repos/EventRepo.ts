@@ -3,45 +3,20 @@
  * is assigned by `append`, so replay order is storage order.
  */
 import { Context, Effect, Layer } from "effect"
+import type { RunId } from "../../protocol/ids.js"
+import type { NewRunEvent, RunEvent, RunEventType } from "../../protocol/records.js"
 
-export type RunEventType =
-  | "run_started"
-  | "step_started"
-  | "step_status"
-  | "request_sent"
-  | "request_answered"
-  | "step_finished"
-  | "run_finished"
-
-export interface RunEvent {
-  readonly seq: number
-  readonly type: RunEventType
-  readonly run_id: string
-  /** ISO 8601. */
-  readonly at: string
-  readonly step_id?: string
-  readonly ref?: string
-  readonly attempt?: number
-  readonly req_id?: string
-  /** Request kind: `ask`, `hook_before`, `hook_after`, `spawn`. */
-  readonly kind?: string
-  readonly sid?: string
-  /** Run status (run_*), step status (step_*), or `ok`/`error` (request_answered). */
-  readonly status?: string
-  readonly message?: string
-}
-
-export type NewRunEvent = Omit<RunEvent, "seq">
+export type { NewRunEvent, RunEvent, RunEventType }
 
 export interface EventRepoShape {
   readonly append: (event: NewRunEvent) => Effect.Effect<RunEvent>
   /** Oldest first; only events with seq > afterSeq when given. */
-  readonly list: (runId: string, afterSeq?: number) => Effect.Effect<ReadonlyArray<RunEvent>>
+  readonly list: (runId: RunId, afterSeq?: number) => Effect.Effect<ReadonlyArray<RunEvent>>
 }
 
 export class EventRepo extends Context.Tag("swarmgate/EventRepo")<EventRepo, EventRepoShape>() {
   static readonly memory: Layer.Layer<EventRepo> = Layer.sync(EventRepo, () => {
-    const store = new Map<string, Array<RunEvent>>()
+    const store = new Map<RunId, Array<RunEvent>>()
     return {
       append: (event) =>
         Effect.sync(() => {

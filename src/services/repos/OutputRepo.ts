@@ -3,26 +3,16 @@
  * by `out_id` or by name (latest of that name in a run).
  */
 import { Context, Effect, Layer, Option } from "effect"
+import type { OutputId, RunId } from "../../protocol/ids.js"
+import type { OutputRecord } from "../../protocol/records.js"
 
-export interface OutputRecord {
-  readonly out_id: string
-  readonly run_id: string
-  readonly step_id: string
-  readonly name: string
-  readonly content_type: string
-  readonly body: Uint8Array
-  readonly bytes: number
-  /** Hex SHA-256 of the body. */
-  readonly sha256: string
-  /** ISO 8601. */
-  readonly created_at: string
-}
+export type { OutputRecord }
 
 export interface OutputRepoShape {
   readonly put: (output: OutputRecord) => Effect.Effect<void>
-  readonly get: (outId: string) => Effect.Effect<Option.Option<OutputRecord>>
+  readonly get: (outId: OutputId) => Effect.Effect<Option.Option<OutputRecord>>
   /** The latest output of that name, in that run (or in any run when runId is undefined). */
-  readonly latestByName: (runId: string | undefined, name: string) => Effect.Effect<Option.Option<OutputRecord>>
+  readonly latestByName: (runId: RunId | undefined, name: string) => Effect.Effect<Option.Option<OutputRecord>>
 }
 
 export class OutputRepo extends Context.Tag("swarmgate/OutputRepo")<OutputRepo, OutputRepoShape>() {

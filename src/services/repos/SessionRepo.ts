@@ -3,17 +3,9 @@
  * the in-memory Layer is here, SQLite implements the same shape.
  */
 import { Context, Data, Effect, Layer, Option } from "effect"
+import type { SessionRecord } from "../../protocol/records.js"
 
-export interface SessionRecord {
-  readonly sid: string
-  /** SHA-256 hex of the bearer token; the plaintext token is never stored. */
-  readonly tokenDigest: string
-  readonly desc?: string
-  /** Clock millis. */
-  readonly joinedAt: number
-  /** Clock millis. */
-  readonly lastAccess: number
-}
+export type { SessionRecord }
 
 /** A storage failure; the HTTP layer answers 500. */
 export class SessionRepoError extends Data.TaggedError("SessionRepoError")<{

@@ -1,11 +1,12 @@
 import { Context, Effect, Layer } from "effect"
+import type { StepId } from "../../protocol/ids.js"
 import { type OperatorCallError, UnexpectedReply } from "../OperatorErrors.js"
 import { OperatorSession } from "../OperatorSession.js"
 import { requestOptions } from "./shared.js"
 
 export interface AskInput {
   /** The step id (`ST-…`) the question is about; sent as `task_id`. */
-  readonly taskId: string
+  readonly taskId: StepId
   readonly runId?: string
   readonly question: unknown
   /** Reuse a known req_id (restart/resume); minted when absent. */

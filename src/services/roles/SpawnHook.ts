@@ -1,11 +1,12 @@
 import { Context, Effect, Layer } from "effect"
+import type { StepId } from "../../protocol/ids.js"
 import { type OperatorCallError, SpawnRejected, UnexpectedReply } from "../OperatorErrors.js"
 import { OperatorSession } from "../OperatorSession.js"
 import { requestOptions } from "./shared.js"
 
 export interface HookContext {
   /** The step id (`ST-…`); sent as `task_id`. */
-  readonly taskId: string
+  readonly taskId: StepId
   readonly runId?: string
   readonly agent: string
   readonly attempt: number

@@ -1,0 +1,189 @@
+/**
+ * Step records, owned here: every change of a step goes through one of these verbs, and
+ * the verbs of one step run one at a time (a lock per step, not one for the process), so a
+ * worker's submit either lands before the engine seals the step (and counts) or is refused
+ * with StepGone. Each verb is one read and one write of one record: one transaction in SQL.
+ */
+import { Context, Effect, Layer, Option } from "effect"
+import type { ReqId, RunId, StepId } from "../protocol/ids.js"
+import {
+  isStepFinished,
+  type PromptPayload,
+  type StepRecord,
+  type StepStatus,
+  type Submission
+} from "../protocol/records.js"
+import type { Outcome } from "./agents/outcome.js"
+import { StepGone, VerdictRefused } from "./EngineErrors.js"
+import { makeKeyedLock } from "./KeyedLock.js"
+import { StepRepo } from "./repos/StepRepo.js"
+
+/** How a step ended: an agent's outcome, or cancelled with its run. */
+export type StepEnd = Outcome | { readonly status: "cancelled"; readonly error: string }
+
+export interface StepsShape {
+  /** Store a step as started: a new record, or an unfinished one from before a restart (same id). */
+  readonly open: (record: StepRecord) => Effect.Effect<void>
+  readonly get: (stepId: StepId) => Effect.Effect<Option.Option<StepRecord>>
+  /** In the order the steps were first stored. */
+  readonly listByRun: (runId: RunId) => Effect.Effect<ReadonlyArray<StepRecord>>
+  /** `waiting_for_operator` ⇄ `running` while the step waits for its seat. */
+  readonly setStatus: (stepId: StepId, status: "waiting_for_operator" | "running") => Effect.Effect<void>
+  /** The payload a worker fetches with its credential. */
+  readonly setPrompt: (stepId: StepId, prompt: PromptPayload) => Effect.Effect<void>
+  /** The spawn's req_id, so a resume re-issues it with the same id. */
+  readonly spawnRecorded: (stepId: StepId, reqId: ReqId) => Effect.Effect<void>
+  /** The step if it still takes worker input, else StepGone saying why. */
+  readonly takingInput: (stepId: StepId) => Effect.Effect<StepRecord, StepGone>
+  /** A worker's result (last wins); a pass must be one of the agent's verdicts when it has any. */
+  readonly acceptSubmission: (
+    stepId: StepId,
+    submission: Submission
+  ) => Effect.Effect<StepRecord, StepGone | VerdictRefused>
+  /** A named artifact part. */
+  readonly stagePart: (stepId: StepId, name: string, part: unknown) => Effect.Effect<StepRecord, StepGone>
+  /** Close the step to worker input; the record as it was sealed (None when it is missing). */
+  readonly seal: (stepId: StepId) => Effect.Effect<Option.Option<StepRecord>>
+  /** Record how the step ended (sealed too); the new record, None when it is missing. */
+  readonly finish: (stepId: StepId, end: StepEnd, at: string) => Effect.Effect<Option.Option<StepRecord>>
+  /** Seal every unfinished step of a run that has ended, so no late input counts. */
+  readonly sealRun: (runId: RunId) => Effect.Effect<void>
+}
+
+const verdictOf = (value: unknown): string | undefined => {
+  if (typeof value === "string") return value.trim()
+  if (typeof value === "object" && value !== null && typeof (value as { verdict?: unknown }).verdict === "string") {
+    return ((value as { verdict: string }).verdict).trim()
+  }
+  return undefined
+}
+
+const gone = (stepId: string, why: string) =>
+  new StepGone({ stepId, message: `step ${stepId} takes no more input: ${why}` })
+
+const inputRefusal = (s: StepRecord): StepGone | undefined =>
+  isStepFinished(s.status)
+    ? gone(s.step_id, `it has finished (${s.status})`)
+    : s.sealed === true
+    ? gone(s.step_id, "its result has already been taken")
+    : undefined
+
+export class Steps extends Context.Tag("swarmgate/Steps")<Steps, StepsShape>() {
+  static readonly layer: Layer.Layer<Steps, never, StepRepo> = Layer.effect(
+    Steps,
+    Effect.gen(function*() {
+      const repo = yield* StepRepo
+      const lock = yield* makeKeyedLock<StepId>()
+
+      /** One read-check-write of one step under its lock; `f` returns None to write nothing. */
+      const modify = <A, E>(
+        stepId: StepId,
+        f: (s: StepRecord) => Effect.Effect<readonly [A, Option.Option<StepRecord>], E>
+      ): Effect.Effect<Option.Option<A>, E> =>
+        lock.withLock(stepId)(Effect.flatMap(repo.get(stepId), Option.match({
+          onNone: () => Effect.succeedNone,
+          onSome: (s) =>
+            Effect.flatMap(f(s), ([a, next]) =>
+              Option.match(next, {
+                onNone: () => Effect.succeed(Option.some(a)),
+                onSome: (n) => Effect.as(repo.put(n), Option.some(a))
+              }))
+        })))
+
+      const update = (stepId: StepId, f: (s: StepRecord) => StepRecord) =>
+        Effect.asVoid(modify(stepId, (s) => Effect.succeed([undefined, Option.some(f(s))] as const)))
+
+      /** A worker verb: refused when the step no longer takes input. */
+      const input = <E>(
+        stepId: StepId,
+        f: (s: StepRecord) => Effect.Effect<StepRecord, E>
+      ): Effect.Effect<StepRecord, E | StepGone> =>
+        modify(stepId, (s): Effect.Effect<readonly [StepRecord, Option.Option<StepRecord>], E | StepGone> => {
+          const refusal = inputRefusal(s)
+          if (refusal !== undefined) return Effect.fail(refusal)
+          return Effect.map(f(s), (next) => [next, Option.some(next)] as const)
+        }).pipe(Effect.flatMap(Option.match({
+          onNone: (): Effect.Effect<StepRecord, StepGone> => Effect.fail(gone(stepId, "it no longer exists")),
+          onSome: (r): Effect.Effect<StepRecord, StepGone> => Effect.succeed(r)
+        })))
+
+      const takingInput: StepsShape["takingInput"] = (stepId) =>
+        Effect.flatMap(repo.get(stepId), Option.match({
+          onNone: () => Effect.fail(gone(stepId, "it no longer exists")),
+          onSome: (s) => {
+            const refusal = inputRefusal(s)
+            return refusal !== undefined ? Effect.fail(refusal) : Effect.succeed(s)
+          }
+        }))
+
+      const acceptSubmission: StepsShape["acceptSubmission"] = (stepId, submission) =>
+        input(stepId, (s): Effect.Effect<StepRecord, VerdictRefused> => {
+          if (submission.verdict === "pass" && s.verdicts !== undefined) {
+            const v = verdictOf(submission.value)
+            if (v === undefined || !s.verdicts.includes(v)) {
+              return Effect.fail(
+                new VerdictRefused({
+                  stepId: s.step_id,
+                  allowed: s.verdicts,
+                  message: `the result ${JSON.stringify(submission.value)} is not an allowed verdict of agent ${s.ref}: ` +
+                    `send one of ${s.verdicts.map((x) => JSON.stringify(x)).join(", ")}`
+                })
+              )
+            }
+          }
+          return Effect.succeed({ ...s, submission })
+        })
+
+      const seal: StepsShape["seal"] = (stepId) =>
+        modify(stepId, (s) => Effect.succeed([s, Option.some<StepRecord>({ ...s, sealed: true })] as const))
+
+      const ended = (s: StepRecord, end: StepEnd, at: string): StepRecord => ({
+        ...s,
+        status: end.status,
+        finished_at: at,
+        sealed: true,
+        ...("value" in end && end.value !== undefined ? { value: end.value } : {}),
+        ...(end.error !== undefined ? { error: end.error } : {}),
+        ...("stats" in end && end.stats !== undefined ? { stats: end.stats } : {})
+      })
+
+      // Only a seated (operator) step has a worker that writes to it; the others (builtin,
+      // subprocess) have one writer, the dispatching fiber, and skip the lock.
+      const finish: StepsShape["finish"] = (stepId, end, at) =>
+        Effect.flatMap(repo.get(stepId), (found) => {
+          if (Option.isSome(found) && found.value.seat === undefined) {
+            const next = ended(found.value, end, at)
+            return Effect.as(repo.put(next), Option.some(next))
+          }
+          return modify(stepId, (s) => {
+            const next = ended(s, end, at)
+            return Effect.succeed([next, Option.some(next)] as const)
+          })
+        })
+
+      const sealRun: StepsShape["sealRun"] = (runId) =>
+        Effect.flatMap(repo.listByRun(runId), (list) =>
+          Effect.forEach(
+            list.filter((s) => !isStepFinished(s.status) && s.sealed !== true),
+            (s) => Effect.asVoid(seal(s.step_id)),
+            { discard: true }
+          ))
+
+      return {
+        // a resumed operator step's worker may still hold a credential for it
+        open: (record) => record.seat === undefined ? repo.put(record) : lock.withLock(record.step_id)(repo.put(record)),
+        get: repo.get,
+        listByRun: repo.listByRun,
+        setStatus: (stepId, status: StepStatus) => update(stepId, (s) => ({ ...s, status })),
+        setPrompt: (stepId, prompt) => update(stepId, (s) => ({ ...s, prompt })),
+        spawnRecorded: (stepId, reqId) => update(stepId, (s) => ({ ...s, spawn_req_id: reqId })),
+        takingInput,
+        acceptSubmission,
+        stagePart: (stepId, name, part) => input(stepId, (s) => Effect.succeed({ ...s, parts: { ...s.parts, [name]: part } })),
+        seal,
+        finish,
+        sealRun
+      }
+    })
+  )
+}
