@@ -42,7 +42,7 @@ const validate = Cli.make("validate", { file, json: jsonOption }, (options) =>
     else if (problems.length === 0) yield* stdout(`${options.file}: a valid blueprint`)
     else yield* stdout(problems.map((p) => `${p.path}: ${p.message}`).join("\n"))
     if (problems.length > 0) return yield* exitWith(1)
-  }).pipe((body) => command("", body))).pipe(
+  }).pipe((body) => command(undefined, body))).pipe(
     Cli.withDescription("check a blueprint file without storing it; prints every problem with its JSON path")
   )
 

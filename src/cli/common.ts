@@ -44,17 +44,31 @@ export const describe = (
   return failure(firstLine(error.message) + (hint === undefined ? "" : `; ${hint}`))
 }
 
+/** `--server` must be an absolute http(s) URL; undefined: the command needs no server. */
+const checkServer = (server: string | undefined) => {
+  if (server === undefined) return Effect.void
+  let url: URL | undefined
+  try {
+    url = new URL(server)
+  } catch {
+    url = undefined
+  }
+  return url !== undefined && (url.protocol === "http:" || url.protocol === "https:")
+    ? Effect.void
+    : fail(`--server (or env SWARMGATE_URL) must be an http(s) URL such as ${DEFAULT_SERVER}, got ${JSON.stringify(server)}`)
+}
+
 /** Runs a command body over the HTTP layer with every error turned into one line. */
 export const command = <A, R>(
-  server: string,
+  server: string | undefined,
   body: Effect.Effect<A, unknown, R>,
   hints: Readonly<Record<string, string>> = {}
 ) =>
-  body.pipe(
+  Effect.zipRight(checkServer(server), body).pipe(
     Effect.mapError((e) => {
       const explained = typeof e === "object" && e !== null && "_tag" in e && e._tag === "CliFailure"
         ? (e as CliFailure)
-        : explain(server)(e)
+        : explain(server ?? "")(e)
       return describe(explained, hints)
     }),
     Effect.provide(HttpLive)

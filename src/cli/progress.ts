@@ -53,7 +53,7 @@ export const makeProgress = (
       for (const s of steps.values()) {
         lines.push(`  ${mark[s.status] ?? " "} ${s.ref.padEnd(16)} #${s.attempt}  ${s.status}`)
       }
-      for (const w of waiting.values()) lines.push(`  waiting for the operator: ${w}`)
+      for (const w of waiting.values()) lines.push(`  waiting: ${w}`)
       for (const n of notes.slice(-3)) lines.push(`  ${n}`)
       const text = lines.map((l) => (l.length > width - 1 ? l.slice(0, width - 2) + "…" : l)).join("\n") + "\n"
       write((drawn > 0 ? `\x1b[${drawn}A\x1b[0J` : "") + text)

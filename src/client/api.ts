@@ -39,6 +39,7 @@ export type TransportError = HttpClientError.HttpClientError | { readonly _tag: 
  */
 export const explain = (server: string) => <E>(error: E): ApiError | ServerUnreachable | UnexpectedAnswer => {
   if (isApiError(error)) return error
+  if (error instanceof ServerUnreachable || error instanceof UnexpectedAnswer) return error
   const tag = typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : ""
   if (tag === "RequestError" && (error as { reason?: string }).reason === "Transport") {
     return new ServerUnreachable({ server: normalizeServer(server) })

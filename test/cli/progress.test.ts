@@ -37,7 +37,7 @@ describe("progress display", () => {
       expect(last.startsWith("\x1b[")).toBe(true)
       expect(last).toContain("run R-2  running  0.0s")
       expect(last).toContain("… planner          #1  running")
-      expect(last).toContain("waiting for the operator: spawn for planner")
+      expect(last).toContain("waiting: spawn for planner")
       yield* TestClock.adjust("2 seconds")
       expect(out.at(-1)).toContain("run R-2  running  2.0s")
 

@@ -75,10 +75,23 @@ describe("user mistakes: one line, non-zero exit, no stack trace", () => {
       cli(["run", "no-such-blueprint"], env),
       cli(["run", "examples/no-operator.json", "--operator", "bogus"], env),
       cli(["worker", "--cmd", "cat"], { ...env, SWARMGATE_WORKER_HANDLE: "" }),
-      cli(["cancel", "R-0000000000000000"], env)
+      cli(["cancel", "R-0000000000000000"], env),
+      cli(["runs"], { SWARMGATE_URL: "" })
     ])
-    const [down, unknownRun, invalid, badInput, unreadable, noFile, brokenFile, unknownBlueprint, badOperator, noHandle, cancelUnknown] =
-      results
+    const [
+      down,
+      unknownRun,
+      invalid,
+      badInput,
+      unreadable,
+      noFile,
+      brokenFile,
+      unknownBlueprint,
+      badOperator,
+      noHandle,
+      cancelUnknown,
+      badServer
+    ] = results
     for (const r of results) {
       expect(r.code, r.stderr).not.toBe(0)
       expect(oneLine(r.stderr), r.stderr).toBe(true)
@@ -97,6 +110,7 @@ describe("user mistakes: one line, non-zero exit, no stack trace", () => {
     expect(badOperator.stderr).toContain("--operator must be auto, none or an operator session id")
     expect(noHandle.stderr).toContain("SWARMGATE_WORKER_HANDLE")
     expect(cancelUnknown.stderr).toContain("swarmgate runs")
+    expect(badServer.stderr).toContain("--server (or env SWARMGATE_URL) must be an http(s) URL")
   }, 3 * CLI_TIMEOUT)
 
   it("blueprint validate prints every problem with its JSON path and exits 1; a good one exits 0", async () => {
