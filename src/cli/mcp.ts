@@ -2,7 +2,6 @@
 import { Command as Cli, Options } from "@effect/cli"
 import { Duration, Effect, Logger } from "effect"
 import { HttpLive } from "../client/api.js"
-import { runAdapter } from "../mcp/server.js"
 import { fail, serverOption } from "./common.js"
 
 const joinTimeout = Options.text("join-timeout").pipe(
@@ -19,6 +18,8 @@ export const mcp = Cli.make("mcp", { server: serverOption, joinTimeout }, (optio
     // stdout carries the MCP messages: anything else printed goes to stderr
     console.log = console.error
     console.info = console.error
+    // loaded on use: the MCP SDK is large, and every other command would pay for it at startup
+    const { runAdapter } = yield* Effect.promise(() => import("../mcp/server.js"))
     yield* runAdapter({ server: options.server, joinTimeout: timeout.value }).pipe(
       Effect.scoped,
       Effect.provide(HttpLive),
