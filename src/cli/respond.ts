@@ -52,7 +52,8 @@ export const runSubAgent = (server: string, cmd: string, frame: SpawnFrame) =>
         SWARMGATE_AGENT: frame.agent,
         PATH: withOwnBin(process.env.PATH)
       }),
-      Command.stdin("pipe"),
+      // nothing to read: a sub-agent that reads stdin sees it end instead of waiting
+      Command.feed(""),
       Command.start
     )
     const [, stderr, code] = yield* Effect.all([collect(proc.stdout), collect(proc.stderr), proc.exitCode], {

@@ -21,7 +21,7 @@ import {
 import type { ApiError } from "../http/errors.js"
 import type { HookAfterFrame, RequestFrame } from "../protocol/frames.js"
 import { call, makeApiClient, normalizeServer } from "./api.js"
-import { ConnectionEnded, type ServerUnreachable, type UnexpectedAnswer } from "./errors.js"
+import { ConnectionEnded, ServerUnreachable, type UnexpectedAnswer } from "./errors.js"
 import { SeenRequests } from "./seen.js"
 import { type OpenSocket, openSocket } from "./socket.js"
 
@@ -225,7 +225,7 @@ export const connectOperator = (
 
     const base = options.backoff?.base ?? "200 millis"
     const max = options.backoff?.max ?? "10 seconds"
-    const firstOpen = yield* Deferred.make<void, ConnectionEnded>()
+    const firstOpen = yield* Deferred.make<void, ConnectionEnded | ServerUnreachable>()
 
     const supervise = Effect.gen(function*() {
       const driver = yield* Schedule.driver(reconnectSchedule(base, max))
@@ -234,6 +234,10 @@ export const connectOperator = (
         if (outcome._tag === "End") {
           yield* Deferred.fail(firstOpen, outcome.error)
           return outcome.error
+        }
+        // the very first socket could not be opened: report it instead of retrying unseen
+        if (yield* Deferred.fail(firstOpen, new ServerUnreachable({ server }))) {
+          return new ConnectionEnded({ reason: "session_gone", detail: `could not connect to ${server}` })
         }
         yield* SubscriptionRef.set(status, "disconnected")
         yield* driver.next(undefined).pipe(Effect.ignore)

@@ -11,3 +11,5 @@ export type {
   OperatorConnection,
   SpawnAckOptions
 } from "./OperatorConnection.js"
+export { followRun } from "./events.js"
+export type { RunEvent } from "./events.js"

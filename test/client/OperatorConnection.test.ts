@@ -209,6 +209,11 @@ describe("OperatorConnection", () => {
       const error = yield* Effect.flip(Effect.scoped(connectOperator({ server: "http://127.0.0.1:9" })))
       expect(error._tag).toBe("ServerUnreachable")
       expect(error.message).toContain("swarmgate serve")
+      // reusing a session: no login call, the socket is the first contact
+      const reused = yield* Effect.flip(
+        Effect.scoped(connectOperator({ server: "http://127.0.0.1:9", session: { sid: "S-1", token: "t" } }))
+      )
+      expect(reused._tag).toBe("ServerUnreachable")
     }).pipe(Effect.provide(HttpLive)))
 })
 
