@@ -60,15 +60,23 @@ export interface Gate {
   readonly close: () => Promise<void>
 }
 
-/** A TCP proxy to `targetPort`; with `refuseUpgrades`, a WebSocket upgrade gets 503. */
-export const startGate = async (targetPort: number, options: { refuseUpgrades?: boolean } = {}): Promise<Gate> => {
+/**
+ * A TCP proxy to `targetPort`; with `refuseUpgrades`, a WebSocket upgrade gets 503; with
+ * `hangUpgrades`, it is never answered.
+ */
+export const startGate = async (
+  targetPort: number,
+  options: { refuseUpgrades?: boolean; hangUpgrades?: boolean } = {}
+): Promise<Gate> => {
   const sockets = new Set<Socket>()
   const onClient = (client: Socket) => {
     sockets.add(client)
     client.on("close", () => sockets.delete(client))
     client.on("error", () => {})
     client.once("data", (first) => {
-      if (options.refuseUpgrades === true && /\r\nupgrade: websocket/i.test(first.toString("latin1"))) {
+      const upgrade = /\r\nupgrade: websocket/i.test(first.toString("latin1"))
+      if (upgrade && options.hangUpgrades === true) return
+      if (upgrade && options.refuseUpgrades === true) {
         client.end("HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n")
         return
       }

@@ -48,8 +48,21 @@ describe("swarmgate mcp: joining", () => {
     const agent = await startAdapter(gate.url, ["--join-timeout", "2 seconds"])
     try {
       const message = await agent.fails("operator_join", { desc: "rollback probe" })
-      expect(message).toMatch(/could not open the operator socket \(no connection within 2s\); the session was deleted again/)
+      expect(message).toMatch(/logged in to http:\/\/127\.0\.0\.1:\d+ but could not open the operator socket \(.+\); the session was deleted again/)
       expect((await sessions()).filter((s) => s.desc === "rollback probe")).toEqual([])
+    } finally {
+      await agent.close()
+      await gate.close()
+    }
+  }, CLI_TIMEOUT)
+
+  it("when the operator socket hangs past --join-timeout, the minted session is deleted again", async () => {
+    const gate = await startGate(Number(new URL(server.url).port), { hangUpgrades: true })
+    const agent = await startAdapter(gate.url, ["--join-timeout", "2 seconds"])
+    try {
+      const message = await agent.fails("operator_join", { desc: "hang probe" })
+      expect(message).toMatch(/could not open the operator socket \(no connection within 2s\); the session was deleted again/)
+      expect((await sessions()).filter((s) => s.desc === "hang probe")).toEqual([])
     } finally {
       await agent.close()
       await gate.close()
