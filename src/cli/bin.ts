@@ -1,11 +1,13 @@
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { NodeContext } from "@effect/platform-node"
 import { Cause, Effect, Exit, Option } from "effect"
 import { cli } from "./Cli.js"
 import { withHelpConsole } from "./helpText.js"
+import { runMain } from "./main.js"
 
 /**
  * Exit codes: 0 on success, a command's `CliFailure.exitCode` (its one line printed here,
  * never a stack trace), 1 for anything else. @effect/cli prints its own parse errors.
+ * Signals and the shutdown budget: main.ts.
  */
 const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): number => {
   if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return 0
@@ -31,12 +33,4 @@ const main = cli(process.argv).pipe(
   Effect.provide(NodeContext.layer)
 )
 
-NodeRuntime.runMain(main, {
-  disableErrorReporting: true,
-  // exit now: an idle keep-alive HTTP connection must not hold the process open
-  teardown: (exit, onExit) => {
-    const code = exitCodeOf(exit)
-    onExit(code)
-    process.exit(code)
-  }
-})
+runMain(main, exitCodeOf)

@@ -107,7 +107,7 @@ const toApi = (e: EngineError): NotFound | Conflict | Unprocessable | Gone | Una
       return new Unprocessable({
         code: "verdict_refused",
         message: e.message,
-        details: { allowed: e.allowed }
+        details: [{ path: "$", message: `must be one of ${e.allowed.map((v) => JSON.stringify(v)).join(", ")}` }]
       })
     case "BadCredential":
       return new Unauthorized({

@@ -8,23 +8,28 @@ import { version } from "../http/HealthHttp.js"
 import { RunningRuns } from "../http/RunningRuns.js"
 import { WsUpgrade } from "../http/WsUpgrade.js"
 import { EngineConfig, type EngineConfigInput } from "../services/EngineConfig.js"
+import { ServerSecret } from "../services/repos/ServerSecret.js"
 import { SessionRepo } from "../services/repos/SessionRepo.js"
+import { StorageInfo } from "../services/repos/StorageInfo.js"
 import { SessionDirectory } from "../services/SessionDirectory.js"
 import { Sessions } from "../services/Sessions.js"
 import { EngineLive } from "./Engine.js"
 import { HttpLive, NodeServerLive } from "./HttpServer.js"
 import { MemoryStorage } from "./MemoryStorage.js"
+import type { StorageUnavailable } from "./sqlite/DataDir.js"
+import { SqliteStorage } from "./SqliteStorage.js"
 import { isLoopbackHost, PublicUrl, ServerConfig, type ServerConfigInput } from "./ServerConfig.js"
 
-/**
- * Every repository. In memory until SQLite storage lands; then `serve` without `--memory`
- * picks the SQLite layer here. Built once and shared: the registry and the engine see the
- * same SessionRepo.
- */
-export const StorageLive = MemoryStorage
-
-/** What a storage layer provides: every repository. */
+/** What a storage layer provides: every repository, the server secret and what it is. */
 export type Repositories = Layer.Layer.Success<typeof MemoryStorage>
+
+/**
+ * The storage `serve` uses: SQLite under the data directory, or memory with `--memory`.
+ * Built once and shared: the registry and the engine see the same SessionRepo.
+ */
+export const StorageLive: Layer.Layer<Repositories, StorageUnavailable, ServerConfig> = Layer.unwrapEffect(
+  Effect.map(ServerConfig, (config) => config.memory ? MemoryStorage : SqliteStorage(config.dataDir))
+)
 
 /** The session registry over whatever SessionRepo the app provides. */
 export const SessionsFromRepo = Layer.unwrapEffect(
@@ -45,11 +50,16 @@ export const EngineFromUrl = (options: EngineOptions = {}) =>
   EngineLive.pipe(
     Layer.provideMerge(SessionDirectory.fromSessions),
     Layer.provideMerge(
-      Layer.unwrapEffect(Effect.map(PublicUrl, (publicUrl) => EngineConfig.layer({ ...options, publicUrl })))
+      Layer.unwrapEffect(
+        Effect.map(
+          Effect.all({ publicUrl: PublicUrl, secret: ServerSecret }),
+          ({ publicUrl, secret }) => EngineConfig.layer({ secret, ...options, publicUrl })
+        )
+      )
     )
   )
 
-/** Expires idle sessions every `idle.sweepEvery` (protocol.md §7); on the Clock, so TestClock drives it. */
+/** Expires idle sessions every `idle.sweepEvery` (docs/operators.md, Liveness and idle expiry); on the Clock, so TestClock drives it. */
 export const IdleSweepLive = Layer.scopedDiscard(
   Effect.gen(function*() {
     const sessions = yield* Sessions
@@ -60,7 +70,7 @@ export const IdleSweepLive = Layer.scopedDiscard(
   })
 )
 
-/** The one startup line, plus the exposure warning for a non-loopback bind (quality.md S5). */
+/** The one startup line, plus the exposure warning for a non-loopback bind (docs/security.md). */
 export const StartupLogLive = Layer.effectDiscard(
   Effect.gen(function*() {
     const config = yield* ServerConfig
@@ -69,15 +79,17 @@ export const StartupLogLive = Layer.effectDiscard(
     const address = server.address._tag === "TcpAddress"
       ? `http://${server.address.hostname.includes(":") ? `[${server.address.hostname}]` : server.address.hostname}:${server.address.port}`
       : server.address.path
-    const storage = config.memory
-      ? "state in memory (--memory)"
-      : `data dir ${config.dataDir} (durable storage is not implemented yet: state is kept in memory)`
+    const info = yield* StorageInfo
+    const storage = info.kind === "memory"
+      ? "state in memory (--memory): it is lost when the server stops"
+      : `state in SQLite at ${info.location ?? config.dataDir}`
     const publicNote = publicUrl === address ? "" : `, public URL ${publicUrl}`
     yield* Effect.logInfo(`swarmgate ${version} listening on ${address}${publicNote}; ${storage}`)
     if (!isLoopbackHost(config.host)) {
       yield* Effect.logWarning(
         `bound to ${config.host}, not a loopback address: anyone who can reach ${address} can log in as an ` +
-          `operator and drive runs; bind 127.0.0.1 unless the server sits behind something that controls access`
+          `operator, and whoever holds the API token can start runs whose subprocess agents run commands on ` +
+          `this host; bind 127.0.0.1 unless the server sits behind something that controls access`
       )
     }
   })
@@ -88,7 +100,7 @@ export const StartupLogLive = Layer.effectDiscard(
  * Build order: storage, listener and registry, then the public URL (needs the bound port),
  * then the engine (reads both), then the routes (read the engine). Release runs the other
  * way: the routes stop first, then the engine interrupts its run fibers, which records
- * every running run as `interrupted` (cli.md, `serve`) while storage is still open, and
+ * every running run as `interrupted` (docs/commands.md, `serve`) while storage is still open, and
  * only then are the sessions ended.
  *
  * `engine`: settings such as the worker token TTL; `storage`: another storage than
@@ -97,7 +109,7 @@ export const StartupLogLive = Layer.effectDiscard(
 export const AppLive = (
   input: ServerConfigInput = {},
   engine: EngineOptions = {},
-  storage: Layer.Layer<Repositories> = StorageLive
+  storage: Layer.Layer<Repositories, StorageUnavailable, ServerConfig> = StorageLive
 ) => {
   const Base = Layer.mergeAll(NodeServerLive, SessionsFromRepo, WsUpgrade.layer).pipe(
     Layer.provideMerge(storage)

@@ -162,10 +162,12 @@ export class RunLifecycle extends Context.Tag("swarmgate/RunLifecycle")<RunLifec
                   ...(status === "failed" && Exit.isFailure(exit) ? { error: runError(exit.cause) } : {})
                 }
               })
-              // an interrupted run has not ended: it goes on when resumed
-              if (status !== "interrupted") {
-                yield* events.publish({ type: "run_finished", run_id: run.run_id, status })
-              }
+              // an interrupted run has not ended: it goes on when resumed; followers are told why the stream stops
+              yield* events.publish(
+                status === "interrupted"
+                  ? { type: "run_interrupted", run_id: run.run_id, status, message: "the server stopped" }
+                  : { type: "run_finished", run_id: run.run_id, status }
+              )
               yield* seats.close(run.run_id)
               live.delete(run.run_id)
               yield* Deferred.succeed(entry.ended, undefined)
@@ -274,7 +276,12 @@ export class RunLifecycle extends Context.Tag("swarmgate/RunLifecycle")<RunLifec
 
       // runs that were running when the previous process stopped are interrupted, not running
       const stale = yield* runs.list({ status: "running" })
-      yield* Effect.forEach(stale, (r) => runs.put({ ...r, status: "interrupted" }), { discard: true })
+      yield* Effect.forEach(stale, (r) =>
+        Effect.zipRight(
+          runs.put({ ...r, status: "interrupted" }),
+          // the process that ran it was killed before it could say so in the run's log
+          events.publish({ type: "run_interrupted", run_id: r.run_id, status: "interrupted", message: "the server stopped" })
+        ), { discard: true })
 
       return {
         launch,

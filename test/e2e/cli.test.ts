@@ -1,6 +1,9 @@
 /** `swarmgate serve` as a real child process (cli.md, quality.md S5). */
 import { describe, expect, it } from "@effect/vitest"
 import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { WebSocket } from "ws"
 
@@ -33,7 +36,8 @@ const waitForAddress = async (running: Running, timeoutMs = 20_000): Promise<str
   throw new Error(`no listening line; output so far:\n${running.output()}`)
 }
 
-describe("swarmgate serve", () => {
+// each test starts up to four server processes one after another: give them time on a loaded machine
+describe("swarmgate serve", { timeout: 120_000 }, () => {
   it("logs its address once, serves, and exits 0 on SIGTERM closing sockets with 1001", async () => {
     const running = start(["serve", "--memory", "--port", "0"])
     const base = await waitForAddress(running)
@@ -63,22 +67,43 @@ describe("swarmgate serve", () => {
     expect(await running.exit).toBe(0)
   })
 
-  it("--data-dir without --memory says where data goes and that it is kept in memory for now", async () => {
-    const running = start(["serve", "--port", "0", "--data-dir", "/tmp/swarmgate-cli-test"])
+  it("--data-dir without --memory says the state is in SQLite there; SIGINT exits 0", async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), "swarmgate-cli-")), "data")
+    const running = start(["serve", "--port", "0", "--data-dir", dir])
     await waitForAddress(running)
-    expect(running.output()).toContain("/tmp/swarmgate-cli-test")
+    expect(running.output()).toContain(`state in SQLite at ${join(dir, "swarmgate.db")}`)
     running.child.kill("SIGINT")
     expect(await running.exit).toBe(0)
+    rmSync(dir, { recursive: true, force: true })
   })
 
-  it("binding 0.0.0.0 logs a warning naming the exposure", async () => {
-    const running = start(["serve", "--memory", "--host", "0.0.0.0", "--port", "0"])
-    await waitForAddress(running)
+  it("finding 1: binding 0.0.0.0 without an API token refuses to start with one line saying how to set one", async () => {
+    const refused = start(["serve", "--memory", "--host", "0.0.0.0", "--port", "0"])
+    expect(await refused.exit).toBe(1)
+    const lines = refused.output().trim().split("\n")
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toContain("--api-token")
+    expect(lines[0]).toContain("SWARMGATE_API_TOKEN")
+    expect(refused.output()).not.toMatch(/listening on/)
+    const short = start(["serve", "--memory", "--port", "0", "--api-token", "short"])
+    expect(await short.exit).toBe(1)
+    expect(short.output()).toContain("at least 16 characters")
+  }, 60_000)
+
+  it("binding 0.0.0.0 with an API token logs a warning naming the exposure; the token guards the run routes", async () => {
+    const token = "a-token-of-enough-length-0123"
+    const running = start(["serve", "--memory", "--host", "0.0.0.0", "--port", "0", "--api-token", token])
+    // the listening line names 0.0.0.0, which is not a name the server answers to (421): use loopback
+    const base = (await waitForAddress(running)).replace("0.0.0.0", "127.0.0.1")
+    expect((await fetch(`${base}/v1/runs`)).status).toBe(401)
+    expect((await fetch(`${base}/v1/runs`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200)
     const deadline = Date.now() + 5_000
     while (!/not a loopback/.test(running.output()) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
     expect(running.output()).toMatch(/0\.0\.0\.0, not a loopback address/)
+    expect(running.output()).toMatch(/subprocess agents run commands on this host/)
+    expect(running.output()).not.toContain(token)
     expect(running.output()).toMatch(/WARN/)
     running.child.kill("SIGTERM")
     expect(await running.exit).toBe(0)
