@@ -1,4 +1,4 @@
-/** `swarmgate mcp` (cli.md, MCP adapter): the adapter on stdio; the code is in src/mcp. */
+/** `swarmgate mcp`: the MCP adapter on stdio; the code is in src/mcp. */
 import { Command as Cli, Options } from "@effect/cli"
 import { Duration, Effect, Logger } from "effect"
 import { HttpLive } from "../client/api.js"
