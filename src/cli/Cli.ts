@@ -3,6 +3,7 @@ import { Command } from "@effect/cli"
 import { version } from "../http/HealthHttp.js"
 import { blueprint } from "./blueprint.js"
 import { cancel } from "./cancel.js"
+import { mcp } from "./mcp.js"
 import { operator } from "./operator.js"
 import { resume } from "./resume.js"
 import { run } from "./run.js"
@@ -14,7 +15,7 @@ import { worker } from "./worker.js"
 
 export const root = Command.make("swarmgate").pipe(
   Command.withDescription("drive multi-agent workflows and hand each agent step to an operator"),
-  Command.withSubcommands([serve, run, operator, worker, runs, show, cancel, resume, blueprint, sessions])
+  Command.withSubcommands([serve, run, operator, worker, runs, show, cancel, resume, blueprint, sessions, mcp])
 )
 
 export const cli = Command.run(root, { name: "swarmgate", version })

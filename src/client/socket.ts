@@ -31,7 +31,8 @@ export const openSocket = (url: string, token: string): Effect.Effect<OpenSocket
   Effect.gen(function*() {
     const events = yield* Queue.unbounded<SocketEvent>()
     const ws = yield* Effect.acquireRelease(
-      Effect.async<WebSocket, OpenFailure>((resume) => {
+      // interruptible: a handshake that never answers must not hold up the scope's close
+      Effect.interruptible(Effect.async<WebSocket, OpenFailure>((resume) => {
         let settled = false
         const settle = (effect: Effect.Effect<WebSocket, OpenFailure>) => {
           if (!settled) {
@@ -56,7 +57,7 @@ export const openSocket = (url: string, token: string): Effect.Effect<OpenSocket
         })
         ws.once("open", () => settle(Effect.succeed(ws)))
         return Effect.sync(() => ws.terminate())
-      }),
+      })),
       (ws) =>
         Effect.async<void>((resume) => {
           if (ws.readyState === WebSocket.CLOSED) return resume(Effect.void)

@@ -132,7 +132,8 @@ export const MiddlewareNameSchema = literalOf("middleware", middlewareNames)
 export const BuiltinFnSchema = literalOf("builtin fn", builtinFns)
 export const FanoutJoinSchema = literalOf("fanout join", fanoutJoins)
 
-const Sub = Schema.suspend((): Schema.Schema<Expr> => ExprSchema)
+// the identifiers name the recursive parts in the generated JSON Schema ($defs)
+const Sub = Schema.suspend((): Schema.Schema<Expr> => ExprSchema).annotations({ identifier: "Expr" })
 const binary = <Op extends string>(op: Op) => Schema.Struct({ op: Schema.Literal(op), lhs: Sub, rhs: Sub })
 const unary = <Op extends string>(op: Op) => Schema.Struct({ op: Schema.Literal(op), arg: Sub })
 
@@ -152,7 +153,7 @@ export const ExprSchema: Schema.Schema<Expr> = Schema.Union(
   Schema.Struct({ op: Schema.Literal("obj"), fields: Schema.Record({ key: Schema.String, value: Sub }) })
 ).annotations({ [AST.JSONIdentifierAnnotationId]: "Expression" }) // names the recursion in the JSON Schema
 
-const Node = Schema.suspend((): Schema.Schema<FlowNode> => FlowNodeSchema)
+const Node = Schema.suspend((): Schema.Schema<FlowNode> => FlowNodeSchema).annotations({ identifier: "FlowNode" })
 
 export const StepNodeSchema = Schema.Struct({
   kind: Schema.Literal("step"),

@@ -15,6 +15,39 @@ export interface DirectiveInput {
   readonly dataEndpoint?: boolean
 }
 
+/** The sub-agent type the directive asks for; `agents/swarmgate-worker.md` defines it for Claude Code. */
+export const SUBAGENT_TYPE = "swarmgate-worker"
+
+/** The lines of the sub-agent's prompt: four, plus `Session alias:` when the blueprint sets an alias. */
+export const subagentPromptLines = (
+  input: Pick<DirectiveInput, "agent" | "taskId" | "baseUrl" | "workerHandle" | "alias">
+): ReadonlyArray<string> => {
+  const alias = input.alias !== undefined && input.alias !== "" ? input.alias : undefined
+  return [
+    `agent_id: ${input.agent}`,
+    `worker_handle: ${input.workerHandle}`,
+    `base_url: ${input.baseUrl.replace(/\/+$/, "")}`,
+    `task_id: ${input.taskId}`,
+    ...(alias === undefined ? [] : [`Session alias: ${alias}`])
+  ]
+}
+
+const ALIAS_LINE = /^Add this literal line to the sub-agent's prompt: (Session alias: .+)$/m
+
+/**
+ * The sub-agent prompt read back out of a directive (what an operator program hands its
+ * sub-agent), or undefined when the text is not a directive of this shape.
+ */
+export const subagentPromptOf = (directive: string): string | undefined => {
+  const lines = directive.split("\n")
+  const start = lines.findIndex((l) => /exactly these four lines/.test(l)) + 1
+  const four = lines.slice(start, start + 4)
+  const prefixes = ["agent_id: ", "worker_handle: ", "base_url: ", "task_id: "]
+  if (start === 0 || four.length !== 4 || !four.every((l, i) => l.startsWith(prefixes[i]!))) return undefined
+  const alias = ALIAS_LINE.exec(directive)?.[1]
+  return [...four, ...(alias === undefined ? [] : [alias])].join("\n")
+}
+
 export const renderDirective = (input: DirectiveInput): string => {
   const { agent, taskId, workerHandle: handle } = input
   const base = input.baseUrl.replace(/\/+$/, "")
@@ -49,16 +82,12 @@ export const renderDirective = (input: DirectiveInput): string => {
     ] :
     []
 
-  const promptLines = [
-    `agent_id: ${agent}`,
-    `worker_handle: ${handle}`,
-    `base_url: ${base}`,
-    `task_id: ${taskId}`
-  ]
+  const promptLines = subagentPromptLines({ agent, taskId, baseUrl: base, workerHandle: handle }).slice(0, 4)
 
   const instruction = [
     "",
     "[Instruction]",
+    `Sub-agent type: ${SUBAGENT_TYPE} where your client has it; any sub-agent that can call the two worker endpoints will do.`,
     alias === undefined ?
       "Start one sub-agent whose prompt is exactly these four lines:" :
       "Start one sub-agent whose prompt is exactly these four lines, plus the Session alias line above as a fifth line:",

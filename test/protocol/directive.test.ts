@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { renderDirective } from "../../src/protocol/directive.js"
+import { renderDirective, SUBAGENT_TYPE, subagentPromptLines, subagentPromptOf } from "../../src/protocol/directive.js"
 
 const agent = "coder"
 const taskId = "ST-0123456789abcdef"
@@ -187,5 +187,39 @@ describe("renderDirective", () => {
       expect(() => assertNoFilePath(bad)).toThrow()
     }
     expect(() => assertNoFilePath("GET http://h:1/v1/worker/prompt?task_id=x")).not.toThrow()
+  })
+
+  it("names the sub-agent type in the instruction block, before the prompt lines", () => {
+    for (const opts of [{}, { alias }, { dataEndpoint: true }, { alias, dataEndpoint: true }]) {
+      const text = render(opts)
+      const typeLine = atMatch(text, /^Sub-agent type: /)
+      expect(lines(text)[typeLine]).toContain(SUBAGENT_TYPE)
+      expect(typeLine).toBeGreaterThan(at(text, "[Instruction]"))
+      expect(typeLine).toBeLessThan(lines(text).lastIndexOf(fourLinePrompt[0]!))
+      expect(SUBAGENT_TYPE).toBe("swarmgate-worker")
+    }
+  })
+})
+
+describe("subagentPromptOf", () => {
+  it("reads back exactly the four prompt lines, or five with the Session alias line", () => {
+    for (const dataEndpoint of [false, true]) {
+      expect(subagentPromptOf(render({ dataEndpoint }))).toBe(fourLinePrompt.join("\n"))
+      expect(subagentPromptOf(render({ alias, dataEndpoint }))).toBe([...fourLinePrompt, `Session alias: ${alias}`].join("\n"))
+    }
+  })
+
+  it("agrees with subagentPromptLines for every combination", () => {
+    for (const opts of [{}, { alias }, { dataEndpoint: true }, { alias, dataEndpoint: true }, { alias: "" }]) {
+      const input = { agent, taskId, baseUrl: `${base}/`, workerHandle: handle, ...opts }
+      expect(subagentPromptOf(renderDirective(input))).toBe(subagentPromptLines(input).join("\n"))
+    }
+  })
+
+  it("is undefined for text that is not a directive, or whose prompt lines are broken", () => {
+    expect(subagentPromptOf("")).toBeUndefined()
+    expect(subagentPromptOf("hello\nworld")).toBeUndefined()
+    const broken = render({}).replace(`worker_handle: ${handle}`, "handle: x")
+    expect(subagentPromptOf(broken)).toBeUndefined()
   })
 })
