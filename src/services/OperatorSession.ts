@@ -3,6 +3,7 @@
  * a pending map of requests owed a reply and a swappable outbound queue.
  */
 import {
+  Clock,
   Context,
   Deferred,
   Duration,
@@ -192,12 +193,14 @@ class Session implements OperatorSessionShape {
   // One Ref.modify: insert, and learn in the same step whether an entry was replaced or
   // the session is already torn down (then nothing is inserted).
   private register(frame: RequestFrame, runId: string | undefined, beforeRedelivery: RequestOptions["beforeRedelivery"]) {
-    return Effect.clockWith((clock) => {
+    // the time is read as an effect, before the entry exists: a test can hold a request
+    // there to prove nothing of it is visible before it is owed
+    return Effect.flatMap(Clock.currentTimeMillis, (createdAt) => {
       const info: Mutable<PendingInfo> = {
         reqId: frame.req_id,
         kind: frame.type,
         taskId: frame.task_id,
-        createdAt: clock.unsafeCurrentTimeMillis(),
+        createdAt,
         frame
       }
       if (runId !== undefined) info.runId = runId
