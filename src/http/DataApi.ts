@@ -35,5 +35,7 @@ export class DataApi extends HttpApiGroup.make("data")
       .addError(ApiErrors.NotFound)
   )
   .addError(ApiErrors.Unauthorized)
+  // superseded
+  .addError(ApiErrors.Conflict)
   .addError(ApiErrors.InternalError)
 {}

@@ -23,7 +23,11 @@ export const LaunchBody = Schema.Struct({
   blueprint: BlueprintSpec,
   input: exact(Schema.Unknown),
   operator_sid: exact(Schema.String),
-  wait: exact(Schema.Boolean)
+  wait: exact(Schema.Boolean),
+  /** How long `wait: true` waits before 504 wait_timeout (the run goes on); default 300000. */
+  wait_ms: exact(Schema.Int.pipe(Schema.between(1, 86_400_000, {
+    message: () => "wait_ms must be a whole number of milliseconds between 1 and 86400000"
+  })))
 }).annotations({
   parseOptions: strictBody,
   message: () => "the body must be a JSON object such as {\"blueprint\": \"<id>\", \"input\": {...}}"
@@ -57,6 +61,10 @@ export class TasksApi extends HttpApiGroup.make("tasks")
       .addSuccess(Launched, { status: 202 })
       .addError(ApiErrors.NotFound)
       .addError(ApiErrors.Unprocessable)
+      // needs_operator
+      .addError(ApiErrors.Conflict)
+      // wait_timeout
+      .addError(ApiErrors.GatewayTimeout)
   )
   .add(HttpApiEndpoint.get("list", "/v1/tasks").addSuccess(TaskList))
   .add(

@@ -34,6 +34,20 @@ export const VerdictParam = Schema.transformOrFail(Schema.String, Schema.Literal
   encode: ParseResult.succeed
 })
 
+/** `?ok=`: `false` means the same as `verdict=blocked` (workers written for the reference system send it). */
+export const OkParam = Schema.transformOrFail(Schema.String, Schema.Boolean, {
+  strict: true,
+  decode: (raw, _, ast) => {
+    const v = raw.trim().toLowerCase()
+    return v === "true" || v === "1" || v === ""
+      ? ParseResult.succeed(true)
+      : v === "false" || v === "0"
+      ? ParseResult.succeed(false)
+      : ParseResult.fail(new ParseResult.Type(ast, raw, `ok must be true or false, got ${JSON.stringify(raw)}`))
+  },
+  encode: (b) => ParseResult.succeed(String(b))
+})
+
 export const Submitted = Schema.Struct({ task_id: Schema.String, bytes: Schema.Int })
 
 export const StagedPart = Schema.Struct({ task_id: Schema.String, name: Schema.String, bytes: Schema.Int })
@@ -64,7 +78,7 @@ export class WorkerApi extends HttpApiGroup.make("worker")
   .add(
     HttpApiEndpoint.post("submit", "/v1/worker/submit")
       .setHeaders(AuthHeaders)
-      .setUrlParams(Schema.Struct({ verdict: exact(VerdictParam) }))
+      .setUrlParams(Schema.Struct({ verdict: exact(VerdictParam), ok: exact(OkParam) }))
       .addSuccess(Submitted)
       .addError(ApiErrors.Unprocessable)
       .addError(ApiErrors.PayloadTooLarge)
@@ -95,5 +109,7 @@ export class WorkerApi extends HttpApiGroup.make("worker")
   .addError(ApiErrors.BadRequest)
   .addError(ApiErrors.Unauthorized)
   .addError(ApiErrors.Gone)
+  // already_submitted, superseded
+  .addError(ApiErrors.Conflict)
   .addError(ApiErrors.InternalError)
 {}

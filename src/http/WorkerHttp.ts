@@ -18,7 +18,9 @@ export const WorkerLive = HttpApiBuilder.group(Api, "worker", (handlers) =>
           yield* refuseDeclaredOversize(request)
           const credential = yield* bearerToken(headers.authorization)
           const body = yield* rawBody(request)
-          return yield* Effect.mapError(worker.submit(credential, body, urlParams.verdict ?? "pass"), engineError)
+          // ok=false is verdict=blocked whatever verdict says
+          const verdict = urlParams.ok === false ? "blocked" : urlParams.verdict ?? "pass"
+          return yield* Effect.mapError(worker.submit(credential, body, verdict), engineError)
         }))
       .handle("result", ({ headers, payload }) =>
         Effect.flatMap(bearerToken(headers.authorization), (credential) =>

@@ -28,6 +28,7 @@ import type {
 } from "../protocol/frames.js"
 import { makeReqId } from "../protocol/ids.js"
 import { type Withdrawal, type WithdrawalReason, withdraws } from "../protocol/withdrawal.js"
+import { cancelReason } from "./CancelReason.js"
 import { currentRequest } from "./CurrentRequest.js"
 import { type RequestError, RequestTimedOut, RequestWithdrawn, SessionTornDown } from "./OperatorErrors.js"
 
@@ -254,8 +255,10 @@ export const make = (
           (entry) => Effect.zipRight(offer(frame), awaitEntry(entry)),
           (entry, exit) =>
             Effect.flatMap(takeIfCurrent(entry), (taken) =>
-              // Still owed after the caller was interrupted: tell the operator to stop.
-              taken && Exit.isInterrupted(exit) ? cancel(entry.info.reqId, "interrupted") : Effect.void)
+              // Still owed after the caller was interrupted: tell the operator to stop (and why).
+              taken && Exit.isInterrupted(exit)
+                ? Effect.flatMap(cancelReason, (reason) => cancel(entry.info.reqId, reason))
+                : Effect.void)
         )
       })
 
