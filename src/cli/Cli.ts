@@ -1,4 +1,4 @@
-/** The `swarmgate` command line (cli.md); each command in its own file. */
+/** The `swarmgate` command line (docs/commands.md); each command in its own file. */
 import { Command } from "@effect/cli"
 import { version } from "../http/HealthHttp.js"
 import { serve } from "./serve.js"

@@ -1,8 +1,8 @@
-/** `swarmgate serve` (cli.md). */
+/** `swarmgate serve` (docs/commands.md). */
 import { Command, Options } from "@effect/cli"
 import { Cause, Config, Console, Duration, Effect, Layer, Option } from "effect"
 import { AppLive, type EngineOptions } from "../layers/App.js"
-import { defaultDataDir, type ServerConfigInput } from "../layers/ServerConfig.js"
+import { defaultDataDir, isLoopbackHost, type ServerConfigInput } from "../layers/ServerConfig.js"
 
 const host = Options.text("host").pipe(
   Options.withDescription("address to listen on; anything but loopback exposes the server"),
@@ -20,6 +20,23 @@ const memory = Options.boolean("memory").pipe(Options.withDescription("keep ever
 const publicUrl = Options.text("public-url").pipe(
   Options.withDescription("base URL sub-agents reach this server at (default: the bound address)"),
   Options.optional
+)
+
+const apiToken = Options.text("api-token").pipe(
+  Options.withDescription(
+    "token the blueprint, task and run routes need (Authorization: Bearer <token>); required when --host is not " +
+      "loopback (default: env SWARMGATE_API_TOKEN)"
+  ),
+  Options.withFallbackConfig(Config.string("SWARMGATE_API_TOKEN")),
+  Options.optional
+)
+const allowHost = Options.text("allow-host").pipe(
+  Options.withDescription("another name the Host header may carry (repeatable); others get 421"),
+  Options.repeated
+)
+const allowOrigin = Options.text("allow-origin").pipe(
+  Options.withDescription("a web origin allowed to call this server, e.g. https://ui.example (repeatable)"),
+  Options.repeated
 )
 
 /** `--spawn-timeout` falls back to env `SWARMGATE_SPAWN_TIMEOUT`, and so on. */
@@ -67,11 +84,39 @@ const validate = (options: {
   readonly hookTimeout: Option.Option<string>
   readonly spawnTimeout: Option.Option<string>
   readonly workerTokenTtl: Option.Option<string>
+  readonly apiToken: Option.Option<string>
+  readonly allowHost: ReadonlyArray<string>
+  readonly allowOrigin: ReadonlyArray<string>
 }): Effect.Effect<{ readonly server: ServerConfigInput; readonly engine: EngineOptions }, string> => {
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
     return problem(`--port must be between 0 and 65535, got ${options.port}`)
   }
   if (options.host.trim() === "") return problem("--host must not be empty")
+  const token = Option.getOrUndefined(Option.map(options.apiToken, (t) => t.trim()))
+  if (token !== undefined && (token.length < 16 || /\s/.test(token))) {
+    return problem("--api-token (or env SWARMGATE_API_TOKEN) must be at least 16 characters without spaces, e.g. " +
+      "the output of: openssl rand -hex 16")
+  }
+  if (token === undefined && !isLoopbackHost(options.host.trim())) {
+    return problem(
+      `--host ${options.host} is not a loopback address, so the server needs an API token: start it with ` +
+        `--api-token <token> or env SWARMGATE_API_TOKEN=<token> (e.g. openssl rand -hex 16)`
+    )
+  }
+  for (const origin of options.allowOrigin) {
+    let url: URL | undefined
+    try {
+      url = new URL(origin)
+    } catch {
+      url = undefined
+    }
+    if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:") || url.origin === "null") {
+      return problem(`--allow-origin must be an origin such as https://ui.example, got ${JSON.stringify(origin)}`)
+    }
+  }
+  if (options.allowHost.some((h) => h.trim() === "" || /[\s/]/.test(h))) {
+    return problem("--allow-host takes a host name such as my-laptop.local (no scheme, no path)")
+  }
   if (Option.isSome(options.publicUrl)) {
     let url: URL
     try {
@@ -95,7 +140,10 @@ const validate = (options: {
       memory: options.memory,
       dataDir: Option.getOrElse(options.dataDir, defaultDataDir),
       publicUrl: Option.getOrUndefined(options.publicUrl),
-      deadlines: defined({ ask, hook, spawn })
+      deadlines: defined({ ask, hook, spawn }),
+      apiToken: token,
+      allowHosts: options.allowHost.map((h) => h.trim()),
+      allowOrigins: options.allowOrigin.map((o) => o.trim())
     },
     engine: defined({ workerTokenTtl })
   })))
@@ -113,7 +161,20 @@ const describeFailure = (cause: Cause.Cause<unknown>): string => {
 
 export const serve = Command.make(
   "serve",
-  { host, port, dataDir, memory, publicUrl, askTimeout, hookTimeout, spawnTimeout, workerTokenTtl },
+  {
+    host,
+    port,
+    dataDir,
+    memory,
+    publicUrl,
+    apiToken,
+    allowHost,
+    allowOrigin,
+    askTimeout,
+    hookTimeout,
+    spawnTimeout,
+    workerTokenTtl
+  },
   (options) =>
     Effect.flatMap(validate(options), ({ engine, server }) => Layer.launch(AppLive(server, engine))).pipe(
       // runMain runs with error reporting off: say what went wrong in one line

@@ -1,9 +1,9 @@
-/** Stored blueprints (http-api.md, Blueprints). */
-import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
+/** Stored blueprints (docs/http.md, Blueprints). */
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { ParseResult, Schema } from "effect"
 import { BlueprintSummary } from "../protocol/records.js"
 import { ApiErrors } from "./errors.js"
-import { JsonBody } from "./limits.js"
+import { ApiAccess } from "./auth.js"
 
 export { BlueprintSummary }
 
@@ -39,6 +39,10 @@ const IdPath = Schema.Struct({ id: Schema.String })
 export class BlueprintsApi extends HttpApiGroup.make("blueprints")
   .add(
     HttpApiEndpoint.put("put", "/v1/blueprints/:id")
+      .annotateContext(OpenApi.annotations({
+        summary: "Store a blueprint (a new version)",
+        description: "The body is a blueprint document (see GET /v1/schema/blueprint.json). Answers the version, counting from 1. A body that is not a JSON object is 400; a blueprint that breaks any rule is 422 `invalid_blueprint` with every problem and its JSON path in `details`."
+      }))
       .setPath(IdPath)
       // validated by the engine, which reports every problem at once (400 / 422 with details)
       .setPayload(Schema.Unknown)
@@ -46,20 +50,37 @@ export class BlueprintsApi extends HttpApiGroup.make("blueprints")
       .addError(ApiErrors.BadRequest)
       .addError(ApiErrors.Unprocessable)
   )
-  .add(HttpApiEndpoint.get("list", "/v1/blueprints").addSuccess(BlueprintList))
+  .add(
+    HttpApiEndpoint.get("list", "/v1/blueprints")
+      .annotateContext(OpenApi.annotations({ summary: "List stored blueprints, latest version of each" }))
+      .addSuccess(BlueprintList)
+  )
   .add(
     HttpApiEndpoint.get("get", "/v1/blueprints/:id")
+      .annotateContext(OpenApi.annotations({
+        summary: "Read a stored blueprint",
+        description: "The latest version, or `?version=N`."
+      }))
       .setPath(IdPath)
-      .setUrlParams(Schema.Struct({ version: Schema.optionalWith(VersionParam, { exact: true }) }))
+      .setUrlParams(Schema.Struct({
+        version: Schema.optionalWith(VersionParam.annotations({ description: "a version number; absent: the latest" }), {
+          exact: true
+        })
+      }))
       .addSuccess(BlueprintVersion)
       .addError(ApiErrors.NotFound)
   )
   .add(
     HttpApiEndpoint.del("remove", "/v1/blueprints/:id")
+      .annotateContext(OpenApi.annotations({
+        summary: "Delete a blueprint, every version",
+        description: "A later PUT of the same id starts again at version 1."
+      }))
       .setPath(IdPath)
       .addSuccess(HttpApiSchema.NoContent)
       .addError(ApiErrors.NotFound)
   )
   .addError(ApiErrors.InternalError)
-  .middleware(JsonBody)
+  // beyond loopback these routes need the API token
+  .middleware(ApiAccess)
 {}

@@ -20,7 +20,7 @@ export const BlueprintsLive = HttpApiBuilder.group(Api, "blueprints", (handlers)
             new BadRequest({
               code: "invalid_request",
               message: "invalid request: the body must be a blueprint, a JSON object with `agents` and `flow` " +
-                "(see blueprint.md)",
+                "(see docs/blueprints.md, or GET /v1/schema/blueprint.json)",
               details: [{ path: "$", message: "must be a JSON object" }]
             })
           ))

@@ -1,56 +1,46 @@
+/**
+ * The data path. `WorkerAuth` (emit) and `DataAuth` (get) have checked the credential
+ * before a handler runs; names are validated by the route schemas (400).
+ */
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
-import { isSessionToken } from "../protocol/ids.js"
-import { Sessions } from "../services/Sessions.js"
-import { type DataAccess, Worker } from "../services/Worker.js"
+import { Worker } from "../services/Worker.js"
 import { Api } from "./Api.js"
-import { bearerToken } from "./auth.js"
+import { DataReader, WorkerStep } from "./auth.js"
 import { engineError } from "./engineErrors.js"
-import { Unauthorized } from "./errors.js"
 import { rawBody, refuseDeclaredOversize } from "./rawBody.js"
+
+/** A content type that is safe to send back as a header; anything else is served as bytes. */
+const servableContentType = (value: string): string =>
+  value.length <= 200 && /^[\x21-\x7e][\x20-\x7e]*$/.test(value) ? value : "application/octet-stream"
 
 export const DataLive = HttpApiBuilder.group(Api, "data", (handlers) =>
   Effect.gen(function*() {
     const worker = yield* Worker
-    const sessions = yield* Sessions
-
-    // a session token is 32 hex; worker handles (`wh-…`) and capability tokens (base64url) never are
-    const accessOf = (token: string): Effect.Effect<DataAccess, Unauthorized> =>
-      isSessionToken(token)
-        ? Effect.flatMap(sessions.isKnownTokenOfAnySession(token), (known) =>
-          known
-            ? Effect.succeed({ _tag: "operator" } as const)
-            : Effect.fail(
-              new Unauthorized({
-                code: "bad_credential",
-                message: "the token is neither a live operator session's token nor a worker credential; send " +
-                  "a worker handle of this run or an operator session token"
-              })
-            ))
-        : Effect.succeed({ _tag: "worker", credential: token } as const)
-
     return handlers
-      .handle("emit", ({ headers, request, urlParams }) =>
+      .handle("emit", ({ request, urlParams }) =>
         Effect.gen(function*() {
+          const step = yield* WorkerStep
           yield* refuseDeclaredOversize(request)
-          const credential = headers.authorization === undefined && urlParams.token !== undefined
-            ? urlParams.token
-            : yield* bearerToken(headers.authorization)
           const contentType = request.headers["content-type"]?.trim()
           const body = yield* rawBody(request)
           return yield* Effect.mapError(
-            worker.emit(credential, urlParams.name, body, contentType === "" ? undefined : contentType),
+            worker.emit(step, urlParams.name, body, contentType === "" ? undefined : contentType),
             engineError
           )
         }))
-      .handle("get", ({ headers, path }) =>
+      .handle("get", ({ path }) =>
         Effect.gen(function*() {
-          const token = yield* bearerToken(headers.authorization)
-          const access = yield* accessOf(token)
+          const access = yield* DataReader
           const data = yield* Effect.mapError(worker.getData(access, path.ref), engineError)
           return HttpServerResponse.uint8Array(data.body, {
-            contentType: data.content_type,
-            headers: { "x-out-id": data.out_id, "x-output-name": data.name }
+            contentType: servableContentType(data.content_type),
+            headers: {
+              "x-out-id": data.out_id,
+              "x-output-name": data.name,
+              // a stored body is whatever a sub-agent sent: never let a browser guess it is HTML
+              "x-content-type-options": "nosniff"
+            }
           })
         }))
   }))

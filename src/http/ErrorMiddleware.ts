@@ -1,20 +1,24 @@
 /**
- * The router-wide middleware that makes every error an envelope (http-api.md):
+ * The router-wide middleware that makes every error an envelope (docs/http.md):
  * unknown route 404, known path with another method 405, HttpApi's own decode
  * failures 400 `invalid_request` naming the field, body limit 413, unparsable JSON 400,
  * anything unexpected 500 (logged). It also puts the body limit on the request.
  */
 import {
   type HttpApi,
+  Headers,
   HttpLayerRouter,
   HttpServerError,
   HttpServerRequest,
   HttpServerResponse
 } from "@effect/platform"
 import { Cause, Effect, Option } from "effect"
+import { didYouMean } from "./nearestRoute.js"
 import { ServerConfig } from "../layers/ServerConfig.js"
+import { cut, tooDeepMessage } from "../protocol/json.js"
+import { asPlainJson, makeEdgeRules } from "./edge.js"
 import { apiErrorResponse, envelopeResponse, isApiError } from "./errors.js"
-import { BodyTooLarge, bodyLimitFor, InvalidJsonBody, withBodyLimit } from "./limits.js"
+import { BodyTooLarge, bodyLimitFor, InvalidJsonBody, JsonTooDeep, withBodyLimit } from "./limits.js"
 
 export interface KnownRoute {
   readonly method: string
@@ -44,16 +48,22 @@ const patternOf = (path: string): RegExp =>
       ).join("/") + "$"
   )
 
-/** Methods that some route accepts for this path (empty: the path is unknown). */
+/**
+ * Methods that some route accepts for this path (empty: the path is unknown); its
+ * `didYouMean` is the 404's hint naming the nearest real route, if any.
+ */
 export const makeAllowedMethods = (routes: ReadonlyArray<KnownRoute>) => {
   const compiled = routes.map((r) => ({ method: r.method, pattern: patternOf(r.path) }))
-  return (url: string): ReadonlyArray<string> => {
+  const allowed = (url: string): ReadonlyArray<string> => {
     const path = pathOf(url)
     const methods = new Set<string>()
     for (const r of compiled) if (r.pattern.test(path)) methods.add(r.method)
     if (methods.has("GET")) methods.add("HEAD")
     return [...methods]
   }
+  return Object.assign(allowed, {
+    didYouMean: (method: string, url: string) => didYouMean(routes, method, pathOf(url))
+  })
 }
 
 interface DecodeIssue {
@@ -61,7 +71,10 @@ interface DecodeIssue {
   readonly message: string
 }
 
-const fieldName = (path: ReadonlyArray<PropertyKey>) => path.map(String).join(".")
+const fieldName = (path: ReadonlyArray<PropertyKey>) => cut(path.map(String).join("."))
+
+/** How many problems the message names before it says "and N more" (all are in details, capped). */
+const MESSAGE_PROBLEMS = 5
 
 const decodeErrorEnvelope = (issues: ReadonlyArray<DecodeIssue>) => {
   // a union member that failed at the root (e.g. `null`) only adds noise next to a field problem
@@ -73,11 +86,15 @@ const decodeErrorEnvelope = (issues: ReadonlyArray<DecodeIssue>) => {
     seen.add(key)
     return true
   })
+  const named_ = relevant.slice(0, MESSAGE_PROBLEMS).map((i) =>
+    i.path.length > 0 ? `field \`${fieldName(i.path)}\`: ${cut(i.message)}` : cut(i.message)
+  )
+  const rest = relevant.length - named_.length
   const text = relevant.length === 0
     ? "the request does not match what this route accepts"
-    : relevant.map((i) => (i.path.length > 0 ? `field \`${fieldName(i.path)}\`: ${i.message}` : i.message)).join("; ")
+    : named_.join("; ") + (rest > 0 ? `; and ${rest} more problem${rest === 1 ? "" : "s"} (see error.details)` : "")
   return envelopeResponse(400, "invalid_request", `invalid request: ${text}`, {
-    details: relevant.map((i) => ({ field: fieldName(i.path), message: i.message }))
+    details: relevant.map((i) => ({ path: fieldName(i.path), message: i.message }))
   })
 }
 
@@ -110,7 +127,7 @@ const decodes = (path: string): boolean => {
 
 const handleCause = (
   request: HttpServerRequest.HttpServerRequest,
-  allowedMethods: (url: string) => ReadonlyArray<string>,
+  allowedMethods: ReturnType<typeof makeAllowedMethods>,
   cause: Cause.Cause<unknown>
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, HttpLayerRouter.unhandled> => {
   // a client that went away or a server shutting down: nobody to answer
@@ -135,7 +152,9 @@ const handleCause = (
         ? envelopeResponse(
           404,
           "not_found",
-          `no route ${request.method} ${pathOf(request.url)}; every route is under /v1 (see http-api.md)`
+          `no route ${request.method} ${pathOf(request.url)}.${
+            allowedMethods.didYouMean(request.method, request.url)
+          } Every route is listed at /docs and GET /v1/openapi.json.`
         )
         : envelopeResponse(
           405,
@@ -156,6 +175,9 @@ const handleCause = (
         } the limit of ${limit} bytes for this route; send less`,
         { headers: { connection: "close" } }
       ))
+    }
+    if (error.cause instanceof JsonTooDeep) {
+      return Effect.succeed(envelopeResponse(400, "too_deep", tooDeepMessage("the request body")))
     }
     if (error.cause instanceof InvalidJsonBody) {
       return Effect.succeed(envelopeResponse(
@@ -196,14 +218,24 @@ export const ErrorEnvelopeLive = (routes: ReadonlyArray<KnownRoute>) =>
     Effect.gen(function*() {
       const config = yield* ServerConfig
       const allowedMethods = makeAllowedMethods(routes)
+      const edge = makeEdgeRules(config)
       return (httpEffect) =>
-        Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-          const limited = withBodyLimit(request, bodyLimitFor(pathOf(request.url), config.limits))
+        Effect.flatMap(HttpServerRequest.HttpServerRequest, (original) => {
+          const path = pathOf(original.url)
+          const cors = edge.corsHeaders(original.headers)
+          const withCors = (response: HttpServerResponse.HttpServerResponse) =>
+            cors === undefined ? response : HttpServerResponse.setHeaders(response, cors)
+          // Host, Origin and content type before any route runs or any body is read
+          const refused = edge.check(original.method, path, original.headers)
+          if (refused !== undefined) return Effect.succeed(withCors(closeRefusedUpgrade(original, refused)))
+          const plain = asPlainJson(original.headers)
+          const request = plain === undefined ? original : original.modify({ headers: Headers.fromInput(plain) })
+          const limited = withBodyLimit(request, bodyLimitFor(path, config.limits))
           return httpEffect.pipe(
             Effect.provideService(HttpServerRequest.HttpServerRequest, limited),
             Effect.map(rewriteDecodeError),
             Effect.catchAllCause((cause) => handleCause(request, allowedMethods, cause)),
-            Effect.map((response) => closeRefusedUpgrade(request, response))
+            Effect.map((response) => withCors(closeRefusedUpgrade(request, response)))
           )
         })
     }),

@@ -1,11 +1,11 @@
-/** `GET /v1/healthz`, `GET /v1/status` (http-api.md, Health). */
-import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
+/** `GET /v1/healthz`, `GET /v1/status` (docs/http.md, Health). */
+import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { ApiErrors } from "./errors.js"
 
 export const Healthz = Schema.Struct({
   ok: Schema.Literal(true),
-  version: Schema.String
+  version: Schema.String.annotations({ description: "the server's version (semver)" })
 })
 
 export const Status = Schema.Struct({
@@ -17,7 +17,18 @@ export const Status = Schema.Struct({
 })
 
 export class HealthApi extends HttpApiGroup.make("health")
-  .add(HttpApiEndpoint.get("healthz", "/v1/healthz").addSuccess(Healthz))
-  .add(HttpApiEndpoint.get("status", "/v1/status").addSuccess(Status))
+  .add(
+    HttpApiEndpoint.get("healthz", "/v1/healthz")
+      .annotateContext(OpenApi.annotations({ summary: "Liveness: the server answers" }))
+      .addSuccess(Healthz)
+  )
+  .add(
+    HttpApiEndpoint.get("status", "/v1/status")
+      .annotateContext(OpenApi.annotations({
+        summary: "Counters: runs, sessions, pending requests, uptime",
+        description: "Idle sessions are expired before counting, so an expired session is never counted."
+      }))
+      .addSuccess(Status)
+  )
   .addError(ApiErrors.InternalError)
 {}

@@ -1,32 +1,34 @@
 /**
- * `GET /v1/operators/:sid/ws` (protocol.md §2.3, §4, §5, §7). The bearer is checked
+ * `GET /v1/operators/:sid/ws` (docs/operators.md). The bearer is checked
  * before the upgrade, so a bad credential is an ordinary 401/404 envelope. After the
  * upgrade one connection runs until the peer closes, a newer socket replaces it (4000),
  * the session is torn down (1000), the peer goes silent (cut), or the server stops (1001).
  *
  * Writes go straight to the `ws` socket and check its state first, so a write after close
- * is dropped rather than hanging (effect3.md pitfall 4); the handler returns only once the
+ * is dropped rather than hanging (a write after close would otherwise hang); the handler returns only once the
  * TCP socket is gone, since the platform writes its HTTP response onto it afterwards.
  */
 import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Deferred, Effect, Either, Exit, Fiber, Option, Queue, type Scope } from "effect"
+import { Chunk, Clock, Deferred, Duration, Effect, Either, Exit, Fiber, Option, Queue, type Scope } from "effect"
 import type { Socket } from "node:net"
 import { type RawData, WebSocket } from "ws"
 import { ServerConfig, type ServerConfigShape } from "../layers/ServerConfig.js"
 import { binaryFrameProblem, decodeOperatorFrame } from "../protocol/decode.js"
 import { encodeServerFrame, type ErrorFrame, type ServerFrame } from "../protocol/frames.js"
+import { cut } from "../protocol/json.js"
 import { type LiveSession, Sessions, type SessionsShape } from "../services/Sessions.js"
-import { bearerToken } from "./auth.js"
+import { socketToken } from "./auth.js"
 import { BadRequest, UpgradeRequired } from "./errors.js"
 import { makeKeepalive } from "./keepalive.js"
 import { credentialError } from "./OperatorsHttp.js"
-import { closeAndWait, SHUTDOWN_CLOSE, type UpgradeFailed, WsUpgrade } from "./WsUpgrade.js"
+import { closeAndWait, SHUTDOWN_CLOSE, SHUTDOWN_GRACE, type UpgradeFailed, WsUpgrade } from "./WsUpgrade.js"
 
 export const OPERATOR_WS_PATH = "/v1/operators/:sid/ws"
 
 export const REPLACED_CLOSE = { code: 4000, reason: "replaced by a newer connection" } as const
 export const TORN_DOWN_CLOSE = { code: 1000, reason: "operator session torn down" } as const
 const INTERNAL_CLOSE = { code: 1011, reason: "internal error" } as const
+export const NOT_READING_CLOSE = { code: 1008, reason: "operator is not reading" } as const
 
 const wsKey = /^[+/0-9A-Za-z]{21}[AQgw]==$/
 
@@ -66,7 +68,7 @@ const textOf = (data: RawData): string =>
     ? Buffer.concat(data).toString("utf8")
     : Buffer.from(data).toString("utf8")
 
-type Ending = "closed" | "replaced" | "torn_down" | "silent"
+type Ending = "closed" | "replaced" | "torn_down" | "silent" | "not_reading"
 
 /**
  * One socket of one session, from the upgrade until the TCP socket is gone. `open` does
@@ -83,9 +85,13 @@ export const runConnection = (
     const inbox = yield* Queue.unbounded<Inbound>()
     const closed = yield* Deferred.make<void>()
     let socket: WebSocket | undefined
+    // the protocol bounds outbound: what a socket may hold unsent; an error frame over it is dropped
+    const maxBuffered = config.limits.outboundBuffer
     const send = (frame: Parameters<typeof encodeServerFrame>[0]) =>
       Effect.sync(() => {
-        if (socket?.readyState === WebSocket.OPEN) socket.send(encodeServerFrame(frame))
+        if (socket?.readyState === WebSocket.OPEN && socket.bufferedAmount <= maxBuffered) {
+          socket.send(encodeServerFrame(frame))
+        }
       })
     const keepalive = yield* makeKeepalive({
       pingEvery: config.keepalive.pingEvery,
@@ -100,7 +106,8 @@ export const runConnection = (
     yield* Effect.addFinalizer((exit) =>
       socket === undefined ? Effect.void : closeAndWait(
         socket,
-        Exit.isSuccess(exit) ? undefined : Exit.isInterrupted(exit) ? SHUTDOWN_CLOSE : INTERNAL_CLOSE
+        Exit.isSuccess(exit) ? undefined : Exit.isInterrupted(exit) ? SHUTDOWN_CLOSE : INTERNAL_CLOSE,
+        SHUTDOWN_GRACE
       )
     )
 
@@ -138,27 +145,51 @@ export const runConnection = (
     yield* sessions.touch(sid)
 
     // A batch goes out with the TCP socket corked, so its frames leave in one write rather
-    // than one syscall each; every frame still checks the socket is open first.
-    const sendBatch = (frames: Iterable<ServerFrame>) =>
+    // than one syscall each; every frame still checks the socket is open first. It stops at
+    // the buffer limit and says how many frames it wrote.
+    const sendSome = (frames: ReadonlyArray<ServerFrame>, from: number) =>
       Effect.sync(() => {
         const ws = socket
-        if (ws === undefined || ws.readyState !== WebSocket.OPEN) return
+        if (ws === undefined || ws.readyState !== WebSocket.OPEN) return frames.length
         const raw = (ws as unknown as { readonly _socket?: Partial<Pick<Socket, "cork" | "uncork">> })._socket
         const corked = typeof raw?.cork === "function" && typeof raw.uncork === "function"
         if (corked) raw.cork!()
+        let i = from
         try {
-          for (const frame of frames) {
-            if (ws.readyState !== WebSocket.OPEN) break
-            ws.send(encodeServerFrame(frame))
+          for (; i < frames.length && ws.bufferedAmount <= maxBuffered; i++) {
+            if (ws.readyState !== WebSocket.OPEN) return frames.length
+            ws.send(encodeServerFrame(frames[i]!))
           }
         } finally {
           if (corked) raw.uncork!()
         }
+        return i
+      })
+    const notReading = yield* Deferred.make<void>()
+    const stallMillis = Duration.toMillis(config.outboundStall)
+    // Over the limit the writer takes nothing more from the queue (the requests stay in the
+    // pending map, nothing grows here) until the peer reads; a buffer that stays over it
+    // for `outboundStall` means the peer does not read.
+    const awaitRoom = Effect.gen(function*() {
+      const since = yield* Clock.currentTimeMillis
+      while (socket !== undefined && socket.readyState === WebSocket.OPEN && socket.bufferedAmount > maxBuffered) {
+        if ((yield* Clock.currentTimeMillis) - since >= stallMillis) return false
+        yield* Effect.sleep("20 millis")
+      }
+      return true
+    })
+    const sendBatch = (frames: ReadonlyArray<ServerFrame>): Effect.Effect<void> =>
+      Effect.flatMap(sendSome(frames, 0), function loop(sent): Effect.Effect<void> {
+        if (sent >= frames.length) return Effect.void
+        return Effect.flatMap(awaitRoom, (room) =>
+          room ? Effect.flatMap(sendSome(frames, sent), loop) : Deferred.succeed(notReading, undefined).pipe(
+            Effect.zipRight(Effect.never)
+          ))
       })
 
     // Taking from the queue interrupts this fiber once it is shut down (replaced or torn down).
     yield* Queue.takeBetween(queue, 1, 1024).pipe(
-      Effect.flatMap(sendBatch),
+      Effect.flatMap((batch) => sendBatch(Chunk.toReadonlyArray(batch))),
       Effect.forever,
       Effect.forkScoped
     )
@@ -173,9 +204,9 @@ export const runConnection = (
           Effect.flatMap(session.resolve(decoded), (outcome) =>
             outcome === "resolved" ? Effect.void : reply({
               code: "unknown_request",
-              message: `request ${decoded.req_id} is not owed by this session (never sent, already answered, or ` +
-                `withdrawn); do not reply to it again`,
-              req_id: decoded.req_id
+              message: `request ${cut(decoded.req_id)} is not owed by this session (never sent, already answered, ` +
+                `or withdrawn); do not reply to it again`,
+              req_id: cut(decoded.req_id)
             }))
       })
     }
@@ -201,7 +232,8 @@ export const runConnection = (
         Effect.map(session.state, (s) => (s === "torn_down" ? "torn_down" : "replaced"))
       ),
       Effect.as(session.awaitTeardown, "torn_down"),
-      Effect.as(keepalive.run, "silent")
+      Effect.as(keepalive.run, "silent"),
+      Effect.as(Deferred.await(notReading), "not_reading")
     ]
     const ending = yield* Effect.raceAll(endings)
     yield* Effect.logDebug("operator socket ending").pipe(Effect.annotateLogs({ sid, ending }))
@@ -214,9 +246,17 @@ export const runConnection = (
         yield* closeAndWait(ws, TORN_DOWN_CLOSE)
         break
       case "silent":
-        // detached as if it had closed (§3 rule 3); nothing to say to a dead peer
+        // detached as if it had closed (a disconnect, not a teardown); nothing to say to a dead peer
         ws.terminate()
         yield* closeAndWait(ws, undefined)
+        break
+      case "not_reading":
+        // a disconnect (§3 rules 3, 6): pending requests stay and are redelivered on reconnect
+        yield* session.clearOutboundIf(queue)
+        yield* Effect.logWarning("operator socket closed: it stopped reading").pipe(
+          Effect.annotateLogs({ sid, buffered: ws.bufferedAmount })
+        )
+        yield* closeAndWait(ws, NOT_READING_CLOSE, "5 seconds")
         break
       case "closed":
         break
@@ -236,7 +276,7 @@ export const OperatorSocketLive = HttpLayerRouter.use((router) =>
       Effect.gen(function*() {
         const request = yield* HttpServerRequest.HttpServerRequest
         const { sid } = yield* HttpLayerRouter.params
-        const token = yield* bearerToken(request.headers.authorization)
+        const token = yield* socketToken(request)
         const live = yield* Effect.mapError(sessions.authenticate(sid ?? "", token), credentialError)
         yield* checkUpgradeHeaders(request.headers)
         yield* Effect.scoped(runConnection((attach) => upgrader.upgrade(request, attach), live, sessions, config))

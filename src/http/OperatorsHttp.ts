@@ -3,7 +3,7 @@ import { Clock, Effect, Option } from "effect"
 import type { SessionRepoError } from "../services/repos/SessionRepo.js"
 import { type BadCredential, Sessions, type UnknownSession } from "../services/Sessions.js"
 import { Api } from "./Api.js"
-import { bearerToken } from "./auth.js"
+import { AuthedSession } from "./auth.js"
 import { InternalError, NotFound, Unauthorized } from "./errors.js"
 
 export const iso = (ms: number): string => new Date(ms).toISOString()
@@ -21,11 +21,6 @@ export const OperatorsLive = HttpApiBuilder.group(Api, "operators", (handlers) =
   Effect.gen(function*() {
     const sessions = yield* Sessions
 
-    // per-sid routes: credential shape first (401), then the sid (404), then the token (401)
-    const authorize = (sid: string, authorization: string | undefined) =>
-      Effect.flatMap(bearerToken(authorization), (token) =>
-        Effect.mapError(sessions.authenticate(sid, token), credentialError))
-
     const gone = (sid: string) =>
       new NotFound({ code: "unknown_session", message: `no live operator session ${sid}; log in with POST /v1/operators` })
 
@@ -36,16 +31,10 @@ export const OperatorsLive = HttpApiBuilder.group(Api, "operators", (handlers) =
           Effect.mapError(storageError)
         )
       })
-      .handle("list", ({ headers }) =>
+      // AnySessionAuth has checked the token
+      .handle("list", () =>
         Effect.gen(function*() {
-          const token = yield* bearerToken(headers.authorization)
-          if (!(yield* sessions.isKnownTokenOfAnySession(token))) {
-            return yield* new Unauthorized({
-              code: "bad_credential",
-              message: "the token is not the token of any live operator session; log in with POST /v1/operators"
-            })
-          }
-          // idle sessions past the horizon go before anyone sees them listed (protocol.md §7)
+          // idle sessions past the horizon go before anyone sees them listed (docs/operators.md, Liveness and idle expiry)
           yield* sessions.sweep
           const all = yield* sessions.list()
           return {
@@ -60,9 +49,10 @@ export const OperatorsLive = HttpApiBuilder.group(Api, "operators", (handlers) =
             total: all.length
           }
         }))
-      .handle("info", ({ headers, path }) =>
+      // SessionAuth has proven the token is this sid's
+      .handle("info", ({ path }) =>
         Effect.gen(function*() {
-          yield* authorize(path.sid, headers.authorization)
+          yield* AuthedSession
           yield* sessions.touch(path.sid)
           const live = yield* sessions.get(path.sid)
           if (Option.isNone(live)) return yield* gone(path.sid)
@@ -84,9 +74,9 @@ export const OperatorsLive = HttpApiBuilder.group(Api, "operators", (handlers) =
             }))
           }
         }))
-      .handle("logout", ({ headers, path }) =>
+      .handle("logout", ({ path }) =>
         Effect.gen(function*() {
-          yield* authorize(path.sid, headers.authorization)
+          yield* AuthedSession
           yield* sessions.teardown(path.sid, "deleted with DELETE /v1/operators/:sid").pipe(
             Effect.mapError(storageError)
           )

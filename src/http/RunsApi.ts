@@ -1,12 +1,11 @@
-/** Runs (http-api.md, Tasks and runs) and the view schemas the tasks routes share. */
-import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
+/** Runs (docs/http.md, Tasks and runs) and the view schemas the tasks routes share. */
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { ParseResult, Schema } from "effect"
 import { RunId, TaskId } from "../protocol/ids.js"
 import { RunStatus, runStatuses, SeatRecord } from "../protocol/records.js"
 import { RunSummary, RunView } from "../protocol/views.js"
-import { AuthHeaders } from "./auth.js"
+import { ApiAccess, AuthHeaders, SessionTokenHeader } from "./auth.js"
 import { ApiErrors } from "./errors.js"
-import { JsonBody } from "./limits.js"
 
 const exact = <S extends Schema.Schema.All>(s: S) => Schema.optionalWith(s, { exact: true })
 
@@ -83,17 +82,26 @@ const IdPath = Schema.Struct({ id: Schema.String })
 export class RunsApi extends HttpApiGroup.make("runs")
   .add(
     HttpApiEndpoint.get("list", "/v1/runs")
+      .annotateContext(OpenApi.annotations({
+        summary: "List runs, newest first",
+        description: "`status` filters by run status; `limit` is 1 to 1000, default 100."
+      }))
       .setUrlParams(Schema.Struct({ status: exact(StatusParam), limit: exact(LimitParam) }))
       .addSuccess(RunList)
   )
   .add(
     HttpApiEndpoint.get("get", "/v1/runs/:id")
+      .annotateContext(OpenApi.annotations({ summary: "One run with its steps and seats" }))
       .setPath(IdPath)
       .addSuccess(RunView)
       .addError(ApiErrors.NotFound)
   )
   .add(
     HttpApiEndpoint.get("events", "/v1/runs/:id/events")
+      .annotateContext(OpenApi.annotations({
+        summary: "Follow a run as server-sent events",
+        description: "Replays the run's past events, then follows live ones; the stream ends after `run_finished`. Each event has `id: <seq>`; `Last-Event-ID` resumes after that event."
+      }))
       .setPath(IdPath)
       .setHeaders(Schema.Struct({ "last-event-id": exact(Schema.String) }))
       .addSuccess(HttpApiSchema.Text({ contentType: "text/event-stream" }))
@@ -101,6 +109,10 @@ export class RunsApi extends HttpApiGroup.make("runs")
   )
   .add(
     HttpApiEndpoint.post("cancel", "/v1/runs/:id/cancel")
+      .annotateContext(OpenApi.annotations({
+        summary: "Cancel a running run",
+        description: "Interrupts its steps, withdraws their pending requests (`cancel` frames) and kills subprocess workers; 409 if it already ended."
+      }))
       .setPath(IdPath)
       .addSuccess(RunAccepted, { status: 202 })
       .addError(ApiErrors.NotFound)
@@ -108,6 +120,10 @@ export class RunsApi extends HttpApiGroup.make("runs")
   )
   .add(
     HttpApiEndpoint.post("resume", "/v1/runs/:id/resume")
+      .annotateContext(OpenApi.annotations({
+        summary: "Resume an interrupted run",
+        description: "Only for `interrupted` runs (the server stopped while they ran). Steps that already passed are not dispatched again."
+      }))
       .setPath(IdPath)
       .addSuccess(RunAccepted, { status: 202 })
       .addError(ApiErrors.NotFound)
@@ -115,6 +131,10 @@ export class RunsApi extends HttpApiGroup.make("runs")
   )
   .add(
     HttpApiEndpoint.post("acquire", "/v1/runs/:id/acquire")
+      .annotateContext(OpenApi.annotations({
+        summary: "Take over a seat of a run",
+        description: "Bearer is the token of the body's `sid`. The generation counts up; requests of that seat still pending are withdrawn from the previous holder and sent to the new one. `slot` may be left out when the run has one seat."
+      }))
       .setPath(IdPath)
       .setHeaders(AuthHeaders)
       .setPayload(AcquireBody)
@@ -122,9 +142,11 @@ export class RunsApi extends HttpApiGroup.make("runs")
       // slot_required: several seats and no slot
       .addError(ApiErrors.BadRequest)
       .addError(ApiErrors.Unauthorized)
+      .addError(ApiErrors.Forbidden)
       .addError(ApiErrors.NotFound)
       .addError(ApiErrors.Conflict)
+      .middleware(SessionTokenHeader)
   )
   .addError(ApiErrors.InternalError)
-  .middleware(JsonBody)
+  .middleware(ApiAccess)
 {}

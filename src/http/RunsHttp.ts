@@ -4,9 +4,8 @@ import type { RunEvent } from "../services/repos/EventRepo.js"
 import { Runs } from "../services/Runs.js"
 import { Sessions } from "../services/Sessions.js"
 import { Api } from "./Api.js"
-import { bearerToken } from "./auth.js"
+import { actAs } from "./auth.js"
 import { engineError } from "./engineErrors.js"
-import { credentialError } from "./OperatorsHttp.js"
 import { LIMIT_DEFAULT } from "./RunsApi.js"
 
 const encoder = new TextEncoder()
@@ -64,11 +63,10 @@ export const RunsLive = HttpApiBuilder.group(Api, "runs", (handlers) =>
         Effect.mapError(runs.resume(path.id), engineError).pipe(
           Effect.as({ run_id: path.id, status: "running" as const })
         ))
-      .handle("acquire", ({ headers, path, payload }) =>
+      .handle("acquire", ({ path, payload }) =>
         Effect.gen(function*() {
-          // the credential is that session's own token: shape (401), sid (404), token (401)
-          const token = yield* bearerToken(headers.authorization)
-          yield* Effect.mapError(sessions.authenticate(payload.sid, token), credentialError)
+          // an act of that session: its own token (unknown sid 404, no credential 401, another's 403)
+          yield* actAs(payload.sid)
           yield* sessions.touch(payload.sid)
           return yield* Effect.mapError(runs.acquire(path.id, payload.sid, payload.slot), engineError)
         }))

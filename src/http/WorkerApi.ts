@@ -1,14 +1,13 @@
 /**
- * Worker endpoints (http-api.md): the sub-agent's side of a step. Auth is the step's
+ * Worker endpoints (docs/http.md): the sub-agent's side of a step. Auth is the step's
  * worker handle or capability token as a Bearer. `submit` and `artifact` take the raw
  * body (any content type, 16 MiB); `result` and `ask` are JSON.
  */
-import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
+import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { ParseResult, Schema } from "effect"
 import { PromptPayload } from "../protocol/records.js"
-import { AuthHeaders } from "./auth.js"
+import { AuthHeaders, WorkerAuth } from "./auth.js"
 import { ApiErrors } from "./errors.js"
-import { JsonBody } from "./limits.js"
 import { strictBody } from "./RunsApi.js"
 
 const exact = <S extends Schema.Schema.All>(s: S) => Schema.optionalWith(s, { exact: true })
@@ -70,6 +69,10 @@ export const AskAnswer = Schema.Struct({ answer: Schema.Unknown })
 export class WorkerApi extends HttpApiGroup.make("worker")
   .add(
     HttpApiEndpoint.get("prompt", "/v1/worker/prompt")
+      .annotateContext(OpenApi.annotations({
+        summary: "Fetch the step's prompt (sub-agent)",
+        description: "Bearer is the worker handle or capability token from the spawn. `task_id`, when given, must be the credential's step (403 otherwise)."
+      }))
       .setHeaders(AuthHeaders)
       .setUrlParams(Schema.Struct({ task_id: exact(Schema.String) }))
       .addSuccess(PromptPayload)
@@ -77,22 +80,33 @@ export class WorkerApi extends HttpApiGroup.make("worker")
   )
   .add(
     HttpApiEndpoint.post("submit", "/v1/worker/submit")
+      .annotateContext(OpenApi.annotations({
+        summary: "Submit the step's result as a raw body (sub-agent)",
+        description: "A body that parses as a JSON object or array (also inside one leading markdown code fence) becomes that JSON; anything else stays a string. `verdict`: pass (default), blocked (the step fails the flow) or skip. A second submit is 409; a finished step is 410."
+      }))
       .setHeaders(AuthHeaders)
-      .setUrlParams(Schema.Struct({ verdict: exact(VerdictParam), ok: exact(OkParam) }))
+      .setUrlParams(Schema.Struct({
+        verdict: exact(VerdictParam.annotations({ description: "pass (default), blocked or skip" })),
+        ok: exact(OkParam.annotations({ description: "false means the same as verdict=blocked" }))
+      }))
       .addSuccess(Submitted)
       .addError(ApiErrors.Unprocessable)
       .addError(ApiErrors.PayloadTooLarge)
   )
   .add(
     HttpApiEndpoint.post("result", "/v1/worker/result")
+      .annotateContext(OpenApi.annotations({ summary: "Submit the step's result as a JSON value (sub-agent)" }))
       .setHeaders(AuthHeaders)
       .setPayload(ResultBody)
       .addSuccess(Submitted)
       .addError(ApiErrors.Unprocessable)
-      .middleware(JsonBody)
   )
   .add(
     HttpApiEndpoint.post("artifact", "/v1/worker/artifact")
+      .annotateContext(OpenApi.annotations({
+        summary: "Stage a named part of the result (sub-agent)",
+        description: "The step's value becomes `{\"out\": <result>, \"parts\": {<name>: <part>}}`. Refused after the submit (409)."
+      }))
       .setHeaders(AuthHeaders)
       .setUrlParams(Schema.Struct({ name: Schema.String }))
       .addSuccess(StagedPart)
@@ -100,11 +114,14 @@ export class WorkerApi extends HttpApiGroup.make("worker")
   )
   .add(
     HttpApiEndpoint.post("ask", "/v1/worker/ask")
+      .annotateContext(OpenApi.annotations({
+        summary: "Ask the operator a question mid-work (sub-agent)",
+        description: "Sends an `ask` to the operator session of the step's seat and answers when it replies."
+      }))
       .setHeaders(AuthHeaders)
       .setPayload(AskBody)
       .addSuccess(AskAnswer)
       .addError(ApiErrors.Conflict)
-      .middleware(JsonBody)
   )
   .addError(ApiErrors.BadRequest)
   .addError(ApiErrors.Unauthorized)
@@ -112,4 +129,6 @@ export class WorkerApi extends HttpApiGroup.make("worker")
   // already_submitted, superseded
   .addError(ApiErrors.Conflict)
   .addError(ApiErrors.InternalError)
+  // every worker route: the step's credential, checked before the body is read
+  .middleware(WorkerAuth)
 {}

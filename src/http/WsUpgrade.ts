@@ -6,7 +6,7 @@
  * Node hands the upgrade's first bytes (`head`) only to 'upgrade' listeners, so
  * `guardUpgrades` keeps them per request, and it also gives every upgrade socket an
  * 'error' listener: a peer resetting the connection mid-handshake must not kill the
- * process (effect3.md pitfall 2).
+ * process.
  */
 import type { HttpServerRequest } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
@@ -15,6 +15,7 @@ import type { IncomingMessage, Server } from "node:http"
 import type { Duplex } from "node:stream"
 import { WebSocket, WebSocketServer } from "ws"
 import { ServerConfig } from "../layers/ServerConfig.js"
+import { WS_PROTOCOL } from "./auth.js"
 
 const heads = new WeakMap<IncomingMessage, Buffer>()
 const noop = () => {}
@@ -33,6 +34,8 @@ export const guardUpgrades = (server: Server): Server =>
 export class UpgradeFailed extends Data.TaggedError("UpgradeFailed")<{ readonly message: string }> {}
 
 export const SHUTDOWN_CLOSE = { code: 1001, reason: "server shutting down" } as const
+/** How long a peer has to answer the 1001 at shutdown; the whole shutdown must fit in 5 s. */
+export const SHUTDOWN_GRACE = "1 second"
 
 /** Close (unless closed) and wait until the TCP socket is gone; after `grace`, cut it. */
 export const closeAndWait = (
@@ -50,7 +53,10 @@ export const closeAndWait = (
     if (close !== undefined && (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING)) {
       ws.close(close.code, close.reason)
     }
-    return closed.pipe(
+    // Often run from a finalizer (uninterruptible): without `interruptible` the timeout could
+    // not stop the wait, and a peer that never answers the close would hold it until ws's own
+    // 30 s timer (and with it a server shutdown).
+    return Effect.interruptible(closed).pipe(
       Effect.timeoutTo({ duration: grace, onSuccess: () => false, onTimeout: () => true }),
       Effect.flatMap((timedOut) => (timedOut ? Effect.sync(() => ws.terminate()) : Effect.void))
     )
@@ -73,10 +79,16 @@ export class WsUpgrade extends Context.Tag("swarmgate/WsUpgrade")<WsUpgrade, {
       const config = yield* ServerConfig
       const wss = yield* Effect.acquireRelease(
         Effect.sync(() =>
-          new WebSocketServer({ noServer: true, maxPayload: config.limits.frame, perMessageDeflate: false })
+          new WebSocketServer({
+            noServer: true,
+            maxPayload: config.limits.frame,
+            perMessageDeflate: false,
+            // a browser that sent its token as `bearer.<token>` gets `swarmgate.v1` back
+            handleProtocols: (offered) => (offered.has(WS_PROTOCOL) ? WS_PROTOCOL : false)
+          })
         ),
         (wss) =>
-          Effect.forEach(wss.clients, (ws) => closeAndWait(ws, SHUTDOWN_CLOSE), { concurrency: "unbounded" }).pipe(
+          Effect.forEach(wss.clients, (ws) => closeAndWait(ws, SHUTDOWN_CLOSE, SHUTDOWN_GRACE), { concurrency: "unbounded" }).pipe(
             Effect.zipRight(Effect.async<void>((resume) => wss.close(() => resume(Effect.void))))
           )
       )

@@ -131,7 +131,7 @@ const toApi = (
       return new Unprocessable({
         code: "verdict_refused",
         message: e.message,
-        details: { allowed: e.allowed }
+        details: [{ path: "$", message: `must be one of ${e.allowed.map((v) => JSON.stringify(v)).join(", ")}` }]
       })
     case "BadCredential":
       return new Unauthorized({

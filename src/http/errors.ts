@@ -1,5 +1,5 @@
 /**
- * API-edge errors and the error envelope (http-api.md): every error body is
+ * API-edge errors and the error envelope (docs/http.md): every error body is
  * `{"error": {"code", "message", "details"?}}`. One `Schema.TaggedError` per status;
  * handlers fail with them, endpoints declare them through `ApiErrors.<Name>`, whose
  * encoded form is the envelope (so HttpApi writes the envelope, not `{_tag, ...}`).
@@ -64,22 +64,53 @@ export const isApiError = (u: unknown): u is ApiError =>
   typeof u === "object" && u !== null && "_tag" in u && typeof u._tag === "string" && u._tag in statusOf &&
   "code" in u && "message" in u
 
+/** One problem in `error.details`: the same shape on every route. */
+export const Problem = Schema.Struct({ path: Schema.String, message: Schema.String })
+
 /** The wire shape of every error. */
 export const Envelope = Schema.Struct({
   error: Schema.Struct({
     code: Schema.String,
     message: Schema.String,
-    details: Schema.optionalWith(Schema.Unknown, { exact: true })
+    details: Schema.optionalWith(Schema.Unknown, { exact: true }),
+    /** Problems left out of `details` (at most `DETAILS_MAX` are listed). */
+    more: Schema.optionalWith(Schema.Int, { exact: true })
   })
 })
 export type Envelope = typeof Envelope.Type
 
-export const toEnvelope = (e: { readonly code: string; readonly message: string; readonly details?: unknown }) =>
-  ({
-    error: e.details === undefined
-      ? { code: e.code, message: e.message }
-      : { code: e.code, message: e.message, details: e.details }
-  }) satisfies Envelope
+/** An error body never grows with the input: 50 problems, quotes cut. */
+export const DETAILS_MAX = 50
+const MESSAGE_MAX = 2000
+const DETAIL_TEXT_MAX = 300
+
+const cutText = (s: string, max: number) => (s.length > max ? `${s.slice(0, max)}…` : s)
+
+/** `{path, message}` problems, at most `DETAILS_MAX`, each cut; anything else is left as it is. */
+export const capDetails = (details: unknown): { readonly details: unknown; readonly more?: number } => {
+  if (!Array.isArray(details)) return { details }
+  const listed = details.slice(0, DETAILS_MAX).map((d: unknown) => {
+    if (typeof d !== "object" || d === null) return { path: "", message: cutText(String(d), DETAIL_TEXT_MAX) }
+    const p = (d as { path?: unknown }).path
+    const m = (d as { message?: unknown }).message
+    return {
+      path: cutText(typeof p === "string" ? p : "", DETAIL_TEXT_MAX),
+      message: cutText(typeof m === "string" ? m : JSON.stringify(d) ?? "", DETAIL_TEXT_MAX)
+    }
+  })
+  return details.length > DETAILS_MAX ? { details: listed, more: details.length - DETAILS_MAX } : { details: listed }
+}
+
+export const toEnvelope = (e: { readonly code: string; readonly message: string; readonly details?: unknown }) => {
+  const message = cutText(e.message, MESSAGE_MAX)
+  if (e.details === undefined) return { error: { code: e.code, message } } satisfies Envelope
+  const capped = capDetails(e.details)
+  return {
+    error: capped.more === undefined
+      ? { code: e.code, message, details: capped.details }
+      : { code: e.code, message, details: capped.details, more: capped.more }
+  } satisfies Envelope
+}
 
 type ErrorClass<A extends ApiError> = Schema.Schema<A, any, never> & {
   new(props: { code: string; message: string; details?: unknown }): A

@@ -1,5 +1,5 @@
 /**
- * WebSocket liveness (protocol.md §7): ping every `pingEvery`; any inbound frame or pong
+ * WebSocket liveness (docs/operators.md, Liveness and idle expiry): ping every `pingEvery`; any inbound frame or pong
  * counts as life; silent for `silentAfter` means the socket is dead. Time comes only
  * from Effect's Clock, so TestClock drives it.
  */

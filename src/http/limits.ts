@@ -1,14 +1,14 @@
 /**
- * Request body limits (http-api.md: JSON 1 MiB, worker submit and data emit 16 MiB;
- * quality.md S6). Over the limit is refused from the Content-Length header when there
+ * Request body limits (docs/http.md, "Credentials and limits": JSON 1 MiB, worker submit and
+ * data emit 16 MiB). Over the limit is refused from the Content-Length header when there
  * is one, else as soon as the running count passes the limit; the body is never
  * buffered whole.
  */
-import { HttpApiMiddleware, HttpServerError, HttpServerRequest, UrlParams } from "@effect/platform"
-import { Data, Effect, Layer, Stream } from "effect"
+import { HttpServerError, type HttpServerRequest, UrlParams } from "@effect/platform"
+import { Data, Effect, Stream } from "effect"
 import { IncomingMessage } from "node:http"
 import type { BodyLimits } from "../layers/ServerConfig.js"
-import { ApiErrors, UnsupportedMediaType } from "./errors.js"
+import { cut, isTooDeep } from "../protocol/json.js"
 
 /** The body is larger than the route accepts. */
 export class BodyTooLarge extends Data.TaggedError("BodyTooLarge")<{
@@ -21,9 +21,15 @@ export class InvalidJsonBody extends Data.TaggedError("InvalidJsonBody")<{
   readonly reason: string
 }> {}
 
-/** Worker and data routes carry raw results; everything else is JSON. */
+/** A JSON body nests deeper than the limit (400 `too_deep`). */
+export class JsonTooDeep extends Data.TaggedError("JsonTooDeep")<{}> {}
+
+/** The routes whose body is raw bytes (a result, a part, an output), not JSON. */
+export const RAW_BODY_PATHS: ReadonlySet<string> = new Set(["/v1/worker/submit", "/v1/worker/artifact", "/v1/data/emit"])
+
+/** Raw worker and data bodies take the larger limit; every JSON body (worker result and ask too) 1 MiB. */
 export const bodyLimitFor = (path: string, limits: BodyLimits): number =>
-  path.startsWith("/v1/worker/") || path.startsWith("/v1/data/") ? limits.workerBody : limits.jsonBody
+  RAW_BODY_PATHS.has(path) ? limits.workerBody : limits.jsonBody
 
 export const declaredLength = (headers: Readonly<Record<string, string | undefined>>): number | undefined => {
   const raw = headers["content-length"]
@@ -99,9 +105,9 @@ export const withBodyLimit = (
   )
   const text = Effect.map(bytes, (b) => decoder.decode(b))
   const json = Effect.flatMap(text, (t) =>
-    Effect.try({
+    isTooDeep(t) ? Effect.fail(fail(new JsonTooDeep())) : Effect.try({
       try: (): unknown => (t === "" ? null : JSON.parse(t)),
-      catch: (e) => fail(new InvalidJsonBody({ reason: e instanceof Error ? e.message : String(e) }))
+      catch: (e) => fail(new InvalidJsonBody({ reason: cut(e instanceof Error ? e.message : String(e)) }))
     }))
   const overrides: Record<PropertyKey, unknown> = {
     text,
@@ -121,34 +127,8 @@ export const withBodyLimit = (
   })
 }
 
-const bodyMethods = new Set(["POST", "PUT", "PATCH"])
-
 /** `application/json` or any `+json` type. */
 export const isJsonContentType = (value: string): boolean => {
   const media = value.split(";")[0]!.trim().toLowerCase()
   return media === "application/json" || media.endsWith("+json")
-}
-
-/**
- * Endpoint middleware for JSON payloads: a non-empty body must be JSON (415). A missing
- * Content-Type is read as JSON, as HttpApi does.
- */
-export class JsonBody extends HttpApiMiddleware.Tag<JsonBody>()("swarmgate/JsonBody", {
-  failure: ApiErrors.UnsupportedMediaType
-}) {
-  static readonly layer: Layer.Layer<JsonBody> = Layer.succeed(
-    JsonBody,
-    Effect.gen(function*() {
-      const request = yield* HttpServerRequest.HttpServerRequest
-      if (!bodyMethods.has(request.method)) return
-      const contentType = request.headers["content-type"]
-      if (contentType === undefined || isJsonContentType(contentType)) return
-      if (declaredLength(request.headers) === 0) return
-      return yield* new UnsupportedMediaType({
-        code: "unsupported_media_type",
-        message: `the body must be JSON, got Content-Type ${JSON.stringify(contentType)}; send it with ` +
-          `Content-Type: application/json`
-      })
-    })
-  )
 }

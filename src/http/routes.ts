@@ -10,9 +10,11 @@ import { BlueprintsLive } from "./BlueprintsHttp.js"
 import { DataLive } from "./DataHttp.js"
 import { ErrorEnvelopeLive, type KnownRoute, routesOfApi } from "./ErrorMiddleware.js"
 import { HealthLive } from "./HealthHttp.js"
-import { JsonBody } from "./limits.js"
+import { AuthLive } from "./auth.js"
 import { OPERATOR_WS_PATH, OperatorSocketLive } from "./OperatorSocket.js"
 import { OperatorsLive } from "./OperatorsHttp.js"
+import { DOCS_PATH } from "./ReferenceApi.js"
+import { DocsPageLive, ReferenceLive } from "./ReferenceHttp.js"
 import { RunsLive } from "./RunsHttp.js"
 import { TasksLive } from "./TasksHttp.js"
 import { WorkerLive } from "./WorkerHttp.js"
@@ -25,15 +27,21 @@ export const ApiGroupsLive = Layer.mergeAll(
   RunsLive,
   WorkerLive,
   DataLive
-).pipe(Layer.provide(JsonBody.layer))
+).pipe(Layer.provide(AuthLive))
 
-export const ApiRoutesLive = HttpLayerRouter.addHttpApi(Api).pipe(Layer.provide(ApiGroupsLive))
+export const ApiRoutesLive = HttpLayerRouter.addHttpApi(Api).pipe(
+  Layer.provide(Layer.merge(ApiGroupsLive, ReferenceLive))
+)
 
 /** Raw (non-HttpApi) routes, for the 404/405 decision. */
-export const rawRoutes: ReadonlyArray<KnownRoute> = [{ method: "GET", path: OPERATOR_WS_PATH }]
+export const rawRoutes: ReadonlyArray<KnownRoute> = [
+  { method: "GET", path: OPERATOR_WS_PATH },
+  { method: "GET", path: DOCS_PATH }
+]
 
 export const RoutesLive = Layer.mergeAll(
   ApiRoutesLive,
   OperatorSocketLive,
+  DocsPageLive,
   ErrorEnvelopeLive([...routesOfApi(Api), ...rawRoutes])
 )

@@ -49,7 +49,7 @@ export const EngineFromUrl = (options: EngineOptions = {}) =>
     )
   )
 
-/** Expires idle sessions every `idle.sweepEvery` (protocol.md §7); on the Clock, so TestClock drives it. */
+/** Expires idle sessions every `idle.sweepEvery` (docs/operators.md, Liveness and idle expiry); on the Clock, so TestClock drives it. */
 export const IdleSweepLive = Layer.scopedDiscard(
   Effect.gen(function*() {
     const sessions = yield* Sessions
@@ -60,7 +60,7 @@ export const IdleSweepLive = Layer.scopedDiscard(
   })
 )
 
-/** The one startup line, plus the exposure warning for a non-loopback bind (quality.md S5). */
+/** The one startup line, plus the exposure warning for a non-loopback bind (docs/security.md). */
 export const StartupLogLive = Layer.effectDiscard(
   Effect.gen(function*() {
     const config = yield* ServerConfig
@@ -77,7 +77,8 @@ export const StartupLogLive = Layer.effectDiscard(
     if (!isLoopbackHost(config.host)) {
       yield* Effect.logWarning(
         `bound to ${config.host}, not a loopback address: anyone who can reach ${address} can log in as an ` +
-          `operator and drive runs; bind 127.0.0.1 unless the server sits behind something that controls access`
+          `operator, and whoever holds the API token can start runs whose subprocess agents run commands on ` +
+          `this host; bind 127.0.0.1 unless the server sits behind something that controls access`
       )
     }
   })
@@ -88,7 +89,7 @@ export const StartupLogLive = Layer.effectDiscard(
  * Build order: storage, listener and registry, then the public URL (needs the bound port),
  * then the engine (reads both), then the routes (read the engine). Release runs the other
  * way: the routes stop first, then the engine interrupts its run fibers, which records
- * every running run as `interrupted` (cli.md, `serve`) while storage is still open, and
+ * every running run as `interrupted` (docs/commands.md, `serve`) while storage is still open, and
  * only then are the sessions ended.
  *
  * `engine`: settings such as the worker token TTL; `storage`: another storage than

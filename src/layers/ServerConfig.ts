@@ -1,5 +1,5 @@
 /**
- * Server settings (cli.md `serve`, http-api.md limits, protocol.md §7 timings) and the
+ * Server settings (docs/commands.md `serve`, docs/http.md limits, keepalive and idle timings in docs/operators.md) and the
  * resolved public base URL the engine writes into directives.
  */
 import { HttpServer } from "@effect/platform"
@@ -15,6 +15,8 @@ export interface BodyLimits {
   readonly workerBody: number
   /** One WebSocket frame; larger closes the socket with 1009. */
   readonly frame: number
+  /** Bytes an operator socket may hold unsent before the writer waits; past it for long, close 1008. */
+  readonly outboundBuffer: number
 }
 
 export interface ServerConfigShape {
@@ -24,6 +26,14 @@ export interface ServerConfigShape {
   /** `--public-url`; when absent the bound address is used. */
   readonly publicUrl: string | undefined
   readonly limits: BodyLimits
+  /** A socket whose send buffer stays over `limits.outboundBuffer` this long is closed 1008. */
+  readonly outboundStall: Duration.Duration
+  /** `--api-token`: needed on blueprint, task and run routes when set (always set beyond loopback). */
+  readonly apiToken: string | undefined
+  /** `--allow-host`: more names the `Host` header may carry (DNS rebinding guard). */
+  readonly allowHosts: ReadonlyArray<string>
+  /** `--allow-origin`: more origins a browser request may come from (CORS headers for these). */
+  readonly allowOrigins: ReadonlyArray<string>
   readonly keepalive: {
     readonly pingEvery: Duration.Duration
     readonly silentAfter: Duration.Duration
@@ -32,7 +42,7 @@ export interface ServerConfigShape {
     readonly horizon: Duration.Duration
     readonly sweepEvery: Duration.Duration
   }
-  /** `ask_timeout` / `hook_timeout` / `spawn_timeout` (protocol.md §3.1); absent = wait for a reply. */
+  /** `ask_timeout` / `hook_timeout` / `spawn_timeout` (docs/operators.md, Sessions, sockets and reconnecting); absent = wait for a reply. */
   readonly deadlines: SessionDeadlines
   /** Keep everything in memory (no SQLite). */
   readonly memory: boolean
@@ -44,6 +54,10 @@ export interface ServerConfigInput {
   readonly port?: number
   readonly publicUrl?: string | undefined
   readonly limits?: Partial<BodyLimits>
+  readonly outboundStall?: Duration.DurationInput
+  readonly apiToken?: string | undefined
+  readonly allowHosts?: ReadonlyArray<string>
+  readonly allowOrigins?: ReadonlyArray<string>
   readonly keepalive?: { readonly pingEvery?: Duration.DurationInput; readonly silentAfter?: Duration.DurationInput }
   readonly idle?: { readonly horizon?: Duration.DurationInput; readonly sweepEvery?: Duration.DurationInput }
   readonly deadlines?: SessionDeadlines
@@ -62,8 +76,13 @@ export const makeServerConfig = (input: ServerConfigInput = {}): ServerConfigSha
   limits: {
     jsonBody: input.limits?.jsonBody ?? MiB,
     workerBody: input.limits?.workerBody ?? 16 * MiB,
-    frame: input.limits?.frame ?? MiB
+    frame: input.limits?.frame ?? MiB,
+    outboundBuffer: input.limits?.outboundBuffer ?? 8 * MiB
   },
+  outboundStall: Duration.decode(input.outboundStall ?? "5 seconds"),
+  apiToken: input.apiToken === undefined || input.apiToken === "" ? undefined : input.apiToken,
+  allowHosts: input.allowHosts ?? [],
+  allowOrigins: input.allowOrigins ?? [],
   keepalive: {
     pingEvery: Duration.decode(input.keepalive?.pingEvery ?? "30 seconds"),
     silentAfter: Duration.decode(input.keepalive?.silentAfter ?? "150 seconds")
@@ -82,7 +101,7 @@ export class ServerConfig extends Context.Tag("swarmgate/ServerConfig")<ServerCo
     Layer.sync(ServerConfig, () => makeServerConfig(input))
 }
 
-/** Loopback hosts: binding anything else exposes the server (quality.md S5). */
+/** Loopback hosts: binding anything else exposes the server (docs/security.md). */
 export const isLoopbackHost = (host: string): boolean =>
   host === "localhost" || host === "::1" || host === "[::1]" || /^127(\.\d{1,3}){3}$/.test(host)
 

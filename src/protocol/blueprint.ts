@@ -1,5 +1,5 @@
 /**
- * The blueprint document (spec blueprint.md): TS types plus the Schema that decodes it.
+ * The blueprint document (docs/blueprints.md): TS types plus the Schema that decodes it.
  *
  * Decode through `validateBlueprint` (services/flow/validate.ts), not this schema alone: the
  * schema checks shape only; agent references, seats, duplicate names and path syntax are
@@ -15,6 +15,7 @@
  * - `loop.max` is a non-negative integer; `subprocess.timeout_ms` a positive integer.
  */
 import * as Schema from "effect/Schema"
+import * as AST from "effect/SchemaAST"
 
 // ---------------------------------------------------------------------------
 // Enumerations
@@ -114,7 +115,7 @@ export type FlowNode = StepNode | SeqNode | BranchNode | LoopNode | FanoutNode |
 const exact = <S extends Schema.Schema.All>(s: S) => Schema.optionalWith(s, { exact: true })
 
 /** A value that came out of JSON; the shape is not checked further. */
-export const JsonValue = Schema.Unknown
+export const JsonValue = Schema.Unknown.annotations({ description: "any JSON value" })
 
 /** Path strings are plain strings here; their syntax is checked by validateBlueprint. */
 const PathString = Schema.String
@@ -149,7 +150,7 @@ export const ExprSchema: Schema.Schema<Expr> = Schema.Union(
   Schema.Struct({ op: Schema.Literal("or"), args: Schema.Array(Sub) }),
   Schema.Struct({ op: Schema.Literal("in"), needle: Sub, haystack: Sub }),
   Schema.Struct({ op: Schema.Literal("obj"), fields: Schema.Record({ key: Schema.String, value: Sub }) })
-)
+).annotations({ [AST.JSONIdentifierAnnotationId]: "Expression" }) // names the recursion in the JSON Schema
 
 const Node = Schema.suspend((): Schema.Schema<FlowNode> => FlowNodeSchema)
 
@@ -181,7 +182,7 @@ export const FlowNodeSchema: Schema.Schema<FlowNode> = Schema.Union(
   }),
   Schema.Struct({ kind: Schema.Literal("try"), body: Node, catch: Node, err_at: exact(PathString) }),
   Schema.Struct({ kind: Schema.Literal("assign"), at: PathString, value: ExprSchema })
-)
+).annotations({ [AST.JSONIdentifierAnnotationId]: "FlowNode" })
 
 // ---------------------------------------------------------------------------
 // Agents and the document

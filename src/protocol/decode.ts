@@ -1,10 +1,11 @@
 /**
- * Decoding of operator → server frames (protocol.md §2.2, §2.3).
+ * Decoding of operator → server frames (docs/operators.md, Frames; Frames the server refuses).
  * One text frame in, either a `PendingReply` with defaults applied or a `bad_frame`
  * problem whose one-line message says what is wrong and how to fix it.
  */
 import { Either, identity, Option, ParseResult, Schema } from "effect"
 import type { PendingReply } from "./frames.js"
+import { cut, isTooDeep, MAX_JSON_DEPTH } from "./json.js"
 
 export interface FrameProblem {
   readonly code: "bad_frame"
@@ -111,8 +112,11 @@ const oneLine = (s: string, max = 160): string => {
   return flat.length > max ? `${flat.slice(0, max)}…` : flat
 }
 
+// an error frame is never large: echoed ids and quotes are cut to 200
 const problem = (message: string, reqId: string | undefined): FrameProblem =>
-  reqId === undefined ? { code: "bad_frame", message } : { code: "bad_frame", message, req_id: reqId }
+  reqId === undefined
+    ? { code: "bad_frame", message: cut(message, 1000) }
+    : { code: "bad_frame", message: cut(message, 1000), req_id: cut(reqId) }
 
 const fieldName = (path: ReadonlyArray<PropertyKey>): string => path.map(String).join(".")
 
@@ -134,6 +138,11 @@ const describeIssue = (issue: ParseResult.ArrayFormatterIssue, frame: Record<str
  * had a string one.
  */
 export const decodeOperatorFrame = (text: string): Either.Either<PendingReply, FrameProblem> => {
+  if (isTooDeep(text)) {
+    return Either.left(
+      problem(`frame nests JSON deeper than ${MAX_JSON_DEPTH} levels; send at most ${MAX_JSON_DEPTH} nested objects/arrays`, undefined)
+    )
+  }
   let parsed: unknown
   try {
     parsed = JSON.parse(text)
@@ -167,7 +176,7 @@ export const decodeOperatorFrame = (text: string): Either.Either<PendingReply, F
   return decoders[type as OperatorFrameType](frame).pipe(
     Either.mapLeft((error) => {
       const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
-      const details = issues.map((issue) => describeIssue(issue, frame)).join("; ")
+      const details = issues.slice(0, 10).map((issue) => describeIssue(issue, frame)).join("; ")
       return problem(`bad \`${type}\` frame: ${details}`, reqId)
     })
   )

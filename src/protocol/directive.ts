@@ -1,5 +1,5 @@
 /**
- * The spawn directive (protocol.md §6): plain text telling the operator how to hand a
+ * The spawn directive (docs/operators.md, The spawn directive): plain text telling the operator how to hand a
  * step to a sub-agent. Pure, so every alias × data-path combination is unit-tested.
  * It names URLs only, never a path on the operator's machine.
  */

@@ -1,5 +1,5 @@
 /**
- * Wire frames of the operator WebSocket (protocol.md §2). Field names are exact.
+ * Wire frames of the operator WebSocket (docs/operators.md, Frames). Field names are exact.
  * Server frames are plain objects serialised with JSON.stringify; optional fields are
  * omitted (never `null`). Operator frames are decoded by `decodeOperatorFrame` (decode.ts).
  */

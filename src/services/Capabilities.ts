@@ -1,5 +1,5 @@
 /**
- * Worker credentials bound to exactly one step (http-api.md, worker endpoints).
+ * Worker credentials bound to exactly one step (docs/http.md, worker endpoints).
  *
  * - capability token: base64url of `payload ‖ HMAC-SHA256(secret, payload)`, payload =
  *   `v1\n<step>\n<run>\n<expiry millis>\n<nonce>[\n<seat generation>]`; self-verifying, so it

@@ -1,5 +1,5 @@
 /**
- * The request currently being served on this fiber (protocol.md §2.1 `parent_req_id`).
+ * The request currently being served on this fiber (docs/operators.md, Frames `parent_req_id`).
  * A FiberRef, so the value travels with the fiber (and its children) and never leaks
  * between concurrent callers.
  */

@@ -8,7 +8,7 @@ export class SessionTornDown extends Data.TaggedError("SessionTornDown")<{
   readonly message: string
 }> {}
 
-/** A request's configured deadline passed (protocol.md §3.1). */
+/** A request's configured deadline passed (docs/operators.md, Sessions, sockets and reconnecting). */
 export class RequestTimedOut extends Data.TaggedError("RequestTimedOut")<{
   readonly kind: RequestKind
   readonly reqId: string
@@ -23,7 +23,7 @@ export class RequestWithdrawn extends Data.TaggedError("RequestWithdrawn")<{
   readonly message: string
 }> {}
 
-/** The operator replied with a frame type that does not answer this request kind (protocol.md §2.2). */
+/** The operator replied with a frame type that does not answer this request kind (docs/operators.md, Frames). */
 export class UnexpectedReply extends Data.TaggedError("UnexpectedReply")<{
   readonly reqId: string
   readonly expected: string

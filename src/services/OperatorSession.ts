@@ -1,5 +1,5 @@
 /**
- * The operator session core (protocol.md §3–§5, architecture.md "The session"):
+ * The operator session core (docs/operators.md, Sessions, sockets and reconnecting; Teardown; docs/ARCHITECTURE.md):
  * a pending map of requests owed a reply and a swappable outbound queue.
  */
 import {
@@ -290,7 +290,7 @@ export const make = (
 
     // The new queue goes into the slot before the pending map is read: a request registered
     // after that read finds the new queue itself, one registered before is in the snapshot
-    // (at worst it goes out twice; operators deduplicate by req_id, §4).
+    // (at worst it goes out twice; operators deduplicate by req_id).
     const swapIn: Effect.Effect<Queue.Queue<ServerFrame>, SessionTornDown> = SynchronizedRef.modifyEffect(
       outbound,
       (previous) =>

@@ -1,5 +1,5 @@
 /**
- * Tasks and runs as the API sees them (http-api.md, tasks and runs): making tasks, finding
+ * Tasks and runs as the API sees them (docs/http.md, tasks and runs): making tasks, finding
  * records and building their views. The run's life (fiber, cancel, resume, seats) is
  * RunLifecycle's; this service checks what the caller named and hands it over.
  */

@@ -1,5 +1,5 @@
 /**
- * The registry of live operator sessions (protocol.md §3–§5, §7, §8): login, credential
+ * The registry of live operator sessions (docs/operators.md): login, credential
  * checks, teardown in the specified order, idle expiry. One instance per server; every
  * session lives in its own Scope so teardown closes exactly what login built.
  */
@@ -34,7 +34,7 @@ export class BadCredential extends Data.TaggedError("BadCredential")<{
 }> {}
 
 export interface SessionsConfig {
-  /** A disconnected session idle longer than this is torn down (§7). Default 24 hours. */
+  /** A disconnected session idle longer than this is torn down (docs/operators.md, idle expiry). Default 24 hours. */
   readonly idleHorizon?: Duration.DurationInput
   readonly deadlines?: OperatorSession.SessionDeadlines
 }
@@ -71,7 +71,7 @@ export interface SessionsShape {
   readonly roles: (sid: string) => Effect.Effect<Option.Option<Context.Context<Roles>>>
   /** Oldest join first. */
   readonly list: () => Effect.Effect<ReadonlyArray<SessionSummary>>
-  /** protocol.md §5; fails only when deleting the stored record fails, and then changes nothing. */
+  /** docs/operators.md, Teardown; fails only when deleting the stored record fails, and then changes nothing. */
   readonly teardown: (sid: string, reason: string) => Effect.Effect<void, SessionRepoError>
   /** Record an access now, after the expiry check; false when the sid is unknown or just expired. */
   readonly touch: (sid: string) => Effect.Effect<boolean>
@@ -303,7 +303,7 @@ export const make = (
       })
 
     // Server shutdown: end every session in memory but keep the stored records, so the
-    // sessions come back (disconnected) after a restart (§8).
+    // sessions come back (disconnected) after a restart (docs/operators.md).
     yield* Effect.addFinalizer(() =>
       Effect.flatMap(Ref.getAndSet(sessions, HashMap.empty()), (all) =>
         Effect.forEach(

@@ -1,5 +1,5 @@
 /**
- * The sub-agent's verbs behind `/v1/worker/*` and `/v1/data/*` (http-api.md). Every verb
+ * The sub-agent's verbs behind `/v1/worker/*` and `/v1/data/*` (docs/http.md). Every verb
  * first checks the credential (handle or token) and resolves the one step it is bound to.
  * Input for a step that has finished (or been sealed by the engine, which it is when its
  * run ends) is refused with StepGone and changes nothing: Steps decides, under the step's
@@ -9,7 +9,7 @@ import { createHash } from "node:crypto"
 import { Cause, Clock, Context, Effect, Layer, Option } from "effect"
 import { isOutId, makeReqId, newOutId } from "../protocol/ids.js"
 import { withSeat } from "./agents/seated.js"
-import { Capabilities } from "./Capabilities.js"
+import { Capabilities, type StepBinding } from "./Capabilities.js"
 import { withParentRequest } from "./CurrentRequest.js"
 import {
   type AlreadySubmitted,
@@ -61,42 +61,48 @@ export interface DataBody {
   readonly body: Uint8Array
 }
 
+/**
+ * What a verb is called with: the step binding the HTTP edge already verified, or a raw
+ * handle / capability token (verified here; in-process callers and tests).
+ */
+export type WorkerCredential = StepBinding | string
+
 /** Who reads the data path: a worker (only its own run's outputs) or an operator (any). */
 export type DataAccess =
-  | { readonly _tag: "worker"; readonly credential: string }
+  | { readonly _tag: "worker"; readonly credential: WorkerCredential }
   | { readonly _tag: "operator" }
 
 export interface WorkerShape {
   /** `GET /v1/worker/prompt`; `taskId` (if given) must be the credential's step. */
   readonly prompt: (
-    credential: string,
+    credential: WorkerCredential,
     taskId?: string
   ) => Effect.Effect<PromptPayload, CredentialError | WrongStep | Refused>
   /** `POST /v1/worker/submit?verdict=`; the raw body is parsed as in parseResult.ts. */
   readonly submit: (
-    credential: string,
+    credential: WorkerCredential,
     body: string | Uint8Array,
     verdict?: Verdict
   ) => Effect.Effect<Submitted, CredentialError | Refused | AlreadySubmitted | VerdictRefused>
   /** `POST /v1/worker/result` `{value, ok}`: ok → verdict pass, else blocked. */
   readonly result: (
-    credential: string,
+    credential: WorkerCredential,
     result: { readonly value: unknown; readonly ok: boolean }
   ) => Effect.Effect<Submitted, CredentialError | Refused | AlreadySubmitted | VerdictRefused>
   /** `POST /v1/worker/artifact?name=`: stage a named part (parsed like a submit). */
   readonly artifact: (
-    credential: string,
+    credential: WorkerCredential,
     name: string,
     body: string | Uint8Array
   ) => Effect.Effect<StagedPart, CredentialError | Refused | AlreadySubmitted | BadWorkerInput>
   /** `POST /v1/worker/ask`: an `ask` to the seat's session, nested under the step's spawn. */
   readonly ask: (
-    credential: string,
+    credential: WorkerCredential,
     question: unknown
   ) => Effect.Effect<{ readonly answer: unknown }, CredentialError | Refused | AskFailed>
   /** `POST /v1/data/emit?name=`. */
   readonly emit: (
-    credential: string,
+    credential: WorkerCredential,
     name: string,
     body: Uint8Array,
     contentType?: string
@@ -125,9 +131,12 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
       const events = yield* RunEvents
       const seatDeps = yield* Effect.context<Seats | SessionDirectory>()
 
-      const store = (credential: string, value: unknown, verdict: Verdict, bytes: number) =>
+      const verified = (credential: WorkerCredential) =>
+        typeof credential === "string" ? caps.verify(credential) : Effect.succeed(credential)
+
+      const store = (credential: WorkerCredential, value: unknown, verdict: Verdict, bytes: number) =>
         Effect.gen(function*() {
-          const binding = yield* caps.verify(credential)
+          const binding = yield* verified(credential)
           const at = new Date(yield* Clock.currentTimeMillis).toISOString()
           const s = yield* steps.acceptSubmission(binding.stepId, { value, verdict, at }, binding.generation)
           return { task_id: s.step_id, bytes }
@@ -135,7 +144,7 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
 
       const prompt: WorkerShape["prompt"] = (credential, taskId) =>
         Effect.gen(function*() {
-          const binding = yield* caps.verify(credential)
+          const binding = yield* verified(credential)
           if (taskId !== undefined && taskId !== binding.stepId) {
             return yield* new WrongStep({ message: `this credential belongs to another step than ${taskId}` })
           }
@@ -152,7 +161,7 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
       const artifact: WorkerShape["artifact"] = (credential, name, body) =>
         Effect.gen(function*() {
           if (name.trim() === "") return yield* new BadWorkerInput({ message: "name: give the part a non-empty name" })
-          const binding = yield* caps.verify(credential)
+          const binding = yield* verified(credential)
           const part = parseResultBody(body)
           const s = yield* steps.stagePart(binding.stepId, name, part, binding.generation)
           return { task_id: s.step_id, name, bytes: byteLength(body) }
@@ -160,7 +169,7 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
 
       const ask: WorkerShape["ask"] = (credential, question) =>
         Effect.gen(function*() {
-          const binding = yield* caps.verify(credential)
+          const binding = yield* verified(credential)
           const s = yield* steps.takingInput(binding.stepId, binding.generation)
           if (s.seat === undefined) {
             return yield* new AskFailed({ message: `step ${s.step_id} has no operator seat to ask` })
@@ -206,7 +215,7 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
       const emit: WorkerShape["emit"] = (credential, name, body, contentType) =>
         Effect.gen(function*() {
           if (name.trim() === "") return yield* new BadWorkerInput({ message: "name: give the output a non-empty name" })
-          const binding = yield* caps.verify(credential)
+          const binding = yield* verified(credential)
           const s = yield* steps.takingInput(binding.stepId, binding.generation)
           const record: OutputRecord = {
             out_id: newOutId(),
@@ -225,7 +234,7 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
 
       const getData: WorkerShape["getData"] = (access, ref) =>
         Effect.gen(function*() {
-          const runId = access._tag === "worker" ? (yield* caps.verify(access.credential)).runId : undefined
+          const runId = access._tag === "worker" ? (yield* verified(access.credential)).runId : undefined
           const found = isOutId(ref) ? yield* outputs.get(ref) : yield* outputs.latestByName(runId, ref)
           if (Option.isNone(found)) return yield* new OutputNotFound({ ref, message: `no output ${ref}` })
           const o = found.value

@@ -1,14 +1,18 @@
 /**
- * How a worker's raw result becomes a value (http-api.md, worker submit; blueprint.md,
+ * How a worker's raw result becomes a value (docs/http.md, worker submit; docs/blueprints.md,
  * subprocess stdout): a JSON object or array, also inside ONE leading markdown code fence,
  * becomes that JSON; anything else stays a string with trailing whitespace trimmed.
  */
+
+import { isTooDeep } from "../protocol/json.js"
 
 const fenced = /^\s*```[^\n`]*\n([\s\S]*?)\n?```/
 
 const parseContainer = (text: string): { readonly ok: true; readonly value: unknown } | { readonly ok: false } => {
   const t = text.trim()
   if (!(t.startsWith("{") || t.startsWith("["))) return { ok: false }
+  // JSON past the depth limit stays text, so every stored value can be encoded again
+  if (isTooDeep(t)) return { ok: false }
   try {
     return { ok: true, value: JSON.parse(t) }
   } catch {

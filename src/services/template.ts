@@ -1,5 +1,5 @@
 /**
- * `system_prompt` templates (blueprint.md, agents): `{{ name }}` is that field of an object
+ * `system_prompt` templates (docs/blueprints.md, agents): `{{ name }}` is that field of an object
  * input, `{{ input }}` the whole input. Strings are inserted as they are, other values as JSON.
  */
 import { Either } from "effect"

@@ -71,14 +71,33 @@ describe("swarmgate serve", () => {
     expect(await running.exit).toBe(0)
   })
 
-  it("binding 0.0.0.0 logs a warning naming the exposure", async () => {
-    const running = start(["serve", "--memory", "--host", "0.0.0.0", "--port", "0"])
-    await waitForAddress(running)
+  it("finding 1: binding 0.0.0.0 without an API token refuses to start with one line saying how to set one", async () => {
+    const refused = start(["serve", "--memory", "--host", "0.0.0.0", "--port", "0"])
+    expect(await refused.exit).toBe(1)
+    const lines = refused.output().trim().split("\n")
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toContain("--api-token")
+    expect(lines[0]).toContain("SWARMGATE_API_TOKEN")
+    expect(refused.output()).not.toMatch(/listening on/)
+    const short = start(["serve", "--memory", "--port", "0", "--api-token", "short"])
+    expect(await short.exit).toBe(1)
+    expect(short.output()).toContain("at least 16 characters")
+  }, 60_000)
+
+  it("binding 0.0.0.0 with an API token logs a warning naming the exposure; the token guards the run routes", async () => {
+    const token = "a-token-of-enough-length-0123"
+    const running = start(["serve", "--memory", "--host", "0.0.0.0", "--port", "0", "--api-token", token])
+    // the listening line names 0.0.0.0, which is not a name the server answers to (421): use loopback
+    const base = (await waitForAddress(running)).replace("0.0.0.0", "127.0.0.1")
+    expect((await fetch(`${base}/v1/runs`)).status).toBe(401)
+    expect((await fetch(`${base}/v1/runs`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200)
     const deadline = Date.now() + 5_000
     while (!/not a loopback/.test(running.output()) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
     expect(running.output()).toMatch(/0\.0\.0\.0, not a loopback address/)
+    expect(running.output()).toMatch(/subprocess agents run commands on this host/)
+    expect(running.output()).not.toContain(token)
     expect(running.output()).toMatch(/WARN/)
     running.child.kill("SIGTERM")
     expect(await running.exit).toBe(0)

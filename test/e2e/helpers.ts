@@ -68,10 +68,24 @@ export const request = async (
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
-export const jsonBody = (value: unknown) => ({
-  headers: { "content-type": "application/json" },
-  body: JSON.stringify(value)
-})
+/**
+ * Tokens of the sessions this test process logged in. Seating a session in a run needs
+ * that session's token (http-api.md), so a JSON body naming a known `operator_sid` carries
+ * it, as a real client that owns the session would; tests of the refusal pass their own.
+ */
+export const sessionTokens = new Map<string, string>()
+
+export const jsonBody = (value: unknown) => {
+  const sid = typeof value === "object" && value !== null ? (value as { operator_sid?: unknown }).operator_sid : undefined
+  const token = typeof sid === "string" ? sessionTokens.get(sid) : undefined
+  return {
+    headers: {
+      "content-type": "application/json",
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` })
+    } as Record<string, string>,
+    body: JSON.stringify(value)
+  }
+}
 
 /** Asserts the envelope shape and returns its code. */
 export const envelopeCode = (reply: Reply): string => {
@@ -89,6 +103,7 @@ export const envelopeCode = (reply: Reply): string => {
 export const login = async (server: TestServer, desc?: string) => {
   const reply = await request(server, "POST", "/v1/operators", jsonBody(desc === undefined ? {} : { desc }))
   if (reply.status !== 200) throw new Error(`login failed: ${reply.status} ${reply.text}`)
+  sessionTokens.set(reply.json.sid, reply.json.token)
   return reply.json as { sid: string; token: string }
 }
 

@@ -245,10 +245,10 @@ describe("POST /v1/runs/:id/acquire", () => {
     })
     expect(malformed.status).toBe(401)
     expect(envelopeCode(malformed)).toBe("malformed_credential")
-    // another session's token is not this session's credential
+    // another session's token is not this session's credential: seating is that session's act (403)
     const wrong = await acquire(run_id, b.token, { sid: a.sid })
-    expect(wrong.status).toBe(401)
-    expect(envelopeCode(wrong)).toBe("bad_credential")
+    expect(wrong.status).toBe(403)
+    expect(envelopeCode(wrong)).toBe("not_your_session")
     expect(wrong.text).not.toContain(a.token)
     expect(wrong.text).not.toContain(b.token)
 

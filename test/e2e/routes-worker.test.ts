@@ -195,7 +195,7 @@ describe("POST /v1/worker/submit", () => {
     const reply = await workerPost(server, "/v1/worker/submit", out.handle, "maybe")
     expect(reply.status).toBe(422)
     expect(envelopeCode(reply)).toBe("verdict_refused")
-    expect(reply.json.error.details).toEqual({ allowed: ["approve", "reject"] })
+    expect(reply.json.error.details).toEqual([{ path: "$", message: "must be one of \"approve\", \"reject\"" }])
     expect((await workerPost(server, "/v1/worker/submit", out.handle, "approve")).status).toBe(200)
     expect((await finish(out)).steps[0].value).toBe("approve")
   })
@@ -271,7 +271,7 @@ describe("POST /v1/worker/result", () => {
       const reply = await post(body)
       expect(reply.status, JSON.stringify(body)).toBe(400)
       expect(reply.json.error.message).toContain(`\`${field}\``)
-      expect(reply.json.error.details).toContainEqual(expect.objectContaining({ field }))
+      expect(reply.json.error.details).toContainEqual(expect.objectContaining({ path: field }))
     }
     const text = await request(server, "POST", "/v1/worker/result", {
       headers: { ...bearer(out.handle), "content-type": "text/plain" },

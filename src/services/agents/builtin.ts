@@ -1,4 +1,4 @@
-/** In-process agents for tests and glue (blueprint.md, agents: builtin). */
+/** In-process agents for tests and glue (docs/blueprints.md, agents: builtin). */
 import { Duration, Effect } from "effect"
 import type { BuiltinAgent } from "../../protocol/blueprint.js"
 import { blocked, failed, type Outcome, passed } from "./outcome.js"

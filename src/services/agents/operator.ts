@@ -1,5 +1,5 @@
 /**
- * Operator agents (blueprint.md, agents: operator; middleware): a step is handed to the
+ * Operator agents (docs/blueprints.md, agents: operator; middleware): a step is handed to the
  * session seated in the agent's seat. `main_ai` wraps the spawn in `hook_before` /
  * `hook_after`; `senior_escalation` asks the seat's session to rescue a blocked step;
  * `metadata.project_name_alias` goes into the step context and the directive.

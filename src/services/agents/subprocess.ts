@@ -1,5 +1,5 @@
 /**
- * Subprocess agents (blueprint.md, agents: subprocess): argv without a shell, the input as
+ * Subprocess agents (docs/blueprints.md, agents: subprocess): argv without a shell, the input as
  * text on stdin, stdout parsed like a worker submit, exit 0 = passed else blocked.
  *
  * The child is started in its own process group and the whole group gets SIGKILL when the
@@ -36,6 +36,21 @@ const killGroup = (child: ChildProcess) => {
   }
 }
 
+/**
+ * Children still running. The run's interruption kills each group; this is the backstop
+ * for an exit that does not wait for that (a forced shutdown): no agent outlives the server.
+ */
+const running = new Set<ChildProcess>()
+let exitHookInstalled = false
+const track = (child: ChildProcess) => {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true
+    process.once("exit", () => running.forEach(killGroup))
+  }
+  running.add(child)
+  child.once("exit", () => running.delete(child))
+}
+
 const capture = (stream: NodeJS.ReadableStream | null, into: Array<Buffer>) => {
   let size = 0
   stream?.on("data", (chunk: Buffer) => {
@@ -65,6 +80,7 @@ const execute = (agent: SubprocessAgent, input: unknown): Effect.Effect<Finished
       resume(Effect.fail(`cannot start ${file}: ${String(e)}`))
       return
     }
+    track(child)
     let done = false
     const out: Array<Buffer> = []
     const err: Array<Buffer> = []

@@ -1,5 +1,5 @@
 /**
- * The flow interpreter (spec blueprint.md "Flow"). Pure apart from `dispatch`: the context
+ * The flow interpreter (docs/blueprints.md, "Flow"). Pure apart from `dispatch`: the context
  * is an immutable JSON value threaded through the nodes, so `try` restores it for free and
  * fanout branches each get their own copy.
  *

@@ -1,5 +1,5 @@
 /**
- * The expression language of blueprint flows (spec blueprint.md "Expressions"). Pure.
+ * The expression language of blueprint flows (docs/blueprints.md, "Expressions"). Pure.
  *
  * Decisions where the spec is silent:
  * - `and`/`or` return booleans (not the deciding operand); empty `and` is true, empty `or` false.

@@ -1,5 +1,5 @@
 /**
- * Context paths (spec blueprint.md "Paths").
+ * Context paths (docs/blueprints.md, "Paths").
  *
  * Syntax: `$` is the whole context; `.name` a field (any run of characters other than
  * `.`, `[`, `]`, quotes and whitespace); `["any key"]` a field written as a JSON string

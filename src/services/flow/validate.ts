@@ -1,5 +1,5 @@
 /**
- * Blueprint validation (spec blueprint.md): the schema (shape, unknown fields, enumerations)
+ * Blueprint validation (docs/blueprints.md): the schema (shape, unknown fields, enumerations)
  * and the cross-references the schema cannot see, all reported at once with JSON paths.
  *
  * The semantic checks walk the raw JSON, not the decoded value, so they still run (and
@@ -9,6 +9,7 @@ import { Data, Effect, Either } from "effect"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { type Blueprint, BlueprintSchema, blueprintParseOptions } from "../../protocol/blueprint.js"
+import { MAX_JSON_DEPTH, valueDepthExceeds } from "../../protocol/json.js"
 import { formatPath, type Path, parsePath, readPath, typeName } from "./paths.js"
 
 export interface BlueprintProblem {
@@ -163,6 +164,16 @@ const semanticProblems = (raw: Record<string, unknown>): Array<BlueprintProblem>
 export const validateBlueprint = (json: unknown): Either.Either<Blueprint, ReadonlyArray<BlueprintProblem>> => {
   if (!isObject(json)) {
     return Either.left([{ path: "$", message: `a blueprint is a JSON object, got ${typeName(json)}: send an object` }])
+  }
+  // Schema decoding and the walks below recurse; a document nested past the JSON limit is
+  // refused first, by an iterative check, so validation is safe at any depth it is given and
+  // evaluation only ever sees flows that deep at most.
+  if (valueDepthExceeds(json)) {
+    return Either.left([{
+      path: "$",
+      message: `the blueprint nests deeper than ${MAX_JSON_DEPTH} levels; flatten the flow (a seq of steps ` +
+        `instead of nested ones)`
+    }])
   }
   const decoded = decode(json)
   const problems: Array<BlueprintProblem> = []

@@ -1,5 +1,5 @@
 /**
- * Stored operator sessions (protocol.md §8): what survives a restart. Storage-agnostic;
+ * Stored operator sessions (docs/operators.md, After a server restart): what survives a restart. Storage-agnostic;
  * the in-memory Layer is here, SQLite implements the same shape.
  */
 import { Context, Data, Effect, Layer, Option } from "effect"

@@ -8,7 +8,7 @@ export interface SpawnContext extends HookContext {
   readonly capabilityToken: string
   /**
    * A capability token with enough life left, asked for before the spawn is redelivered
-   * after a reconnect (http-api.md: a request that waited for a reconnect gets a fresh
+   * after a reconnect (docs/http.md: a request that waited for a reconnect gets a fresh
    * token when the old one is near expiry).
    */
   readonly freshToken?: Effect.Effect<string>
@@ -40,7 +40,7 @@ export class Operator extends Context.Tag("swarmgate/Operator")<Operator, {
   readonly sid: string
   readonly execute: (ctx: SpawnContext) => Effect.Effect<WorkerResult, WorkerFailed | OperatorCallError>
 }>() {
-  /** `spawn` over the session in context, replies mapped as in protocol.md §2.2. */
+  /** `spawn` over the session in context, replies mapped as in docs/operators.md, Frames. */
   static readonly fromSession: Layer.Layer<Operator, never, OperatorSession> = Layer.effect(
     Operator,
     Effect.map(OperatorSession, (session) =>

@@ -13,7 +13,7 @@ export interface AskInput {
   readonly reqId?: string
 }
 
-/** Judgment role of an operator session: `ask` → `answer` (protocol.md §1). */
+/** Judgment role of an operator session: `ask` → `answer` (docs/operators.md, What a session does). */
 export class SeniorBridge extends Context.Tag("swarmgate/SeniorBridge")<SeniorBridge, {
   readonly sid: string
   readonly ask: (input: AskInput) => Effect.Effect<unknown, OperatorCallError>

@@ -11,7 +11,7 @@
 import { randomBytes } from "node:crypto"
 import { type Agent, request as httpRequest } from "node:http"
 import { WebSocket } from "ws"
-import { bearer, jsonBody, request, type Reply, type TestServer } from "../helpers.js"
+import { bearer, jsonBody, request, type Reply, sessionTokens, type TestServer } from "../helpers.js"
 
 export const WAIT_MS = 5000
 
@@ -68,6 +68,7 @@ export class ScriptedOperator {
   ): Promise<ScriptedOperator> {
     const reply = await request(server, "POST", "/v1/operators", jsonBody(options.desc === undefined ? {} : { desc: options.desc }))
     if (reply.status !== 200) throw new Error(`login failed: ${reply.status} ${reply.text}`)
+    sessionTokens.set(reply.json.sid, reply.json.token)
     const op = new ScriptedOperator(server, reply.json.sid, reply.json.token)
     if (options.connect !== false) await op.connect()
     return op

@@ -223,7 +223,8 @@ const routes: Array<Route> = [
       const reply = await request(server, "POST", path, { headers: { "content-type": "application/json", ...authHeaders(auth) }, body })
       return answer(reply, sentOf(path, { auth }, body))
     },
-    expect: { "expired session's token": 404, valid: 200 }
+    // seating is an act of that session: another live session's token is 403 (http-api.md)
+    expect: { "expired session's token": 404, "another session's token": 403, valid: 200 }
   },
   {
     name: "GET /v1/worker/prompt?task_id=",
