@@ -13,7 +13,11 @@ export const Status = Schema.Struct({
   sessions: Schema.Int,
   connected_sessions: Schema.Int,
   pending_requests: Schema.Int,
-  uptime_secs: Schema.Int
+  uptime_secs: Schema.Int,
+  /** protocol.md §7: the idle horizon and the sweep period, in seconds, and when the sweep last ran. */
+  session_idle_secs: Schema.Number,
+  sweep_every_secs: Schema.Number,
+  last_sweep_at: Schema.optionalWith(Schema.String, { exact: true })
 })
 
 export class HealthApi extends HttpApiGroup.make("health")

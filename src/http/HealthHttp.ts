@@ -1,5 +1,6 @@
 import { HttpApiBuilder } from "@effect/platform"
-import { Clock, Effect } from "effect"
+import { Clock, Duration, Effect, Option } from "effect"
+import { ServerConfig } from "../layers/ServerConfig.js"
 import pkg from "../../package.json" with { type: "json" }
 import { Sessions } from "../services/Sessions.js"
 import { Api } from "./Api.js"
@@ -10,13 +11,16 @@ export const version: string = pkg.version
 export const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
   Effect.gen(function*() {
     const sessions = yield* Sessions
+    const config = yield* ServerConfig
     const runs = yield* RunningRuns
     const startedAt = yield* Clock.currentTimeMillis
     return handlers
       .handle("healthz", () => Effect.succeed({ ok: true as const, version }))
       .handle("status", () =>
         Effect.gen(function*() {
-          yield* sessions.sweep
+          // expiry when a route touches it (§7); not the periodic sweep, whose time is reported
+          yield* sessions.expireIdle
+          const lastSweep = yield* sessions.lastSweepAt
           const all = yield* sessions.list()
           const now = yield* Clock.currentTimeMillis
           return {
@@ -24,7 +28,10 @@ export const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
             sessions: all.length,
             connected_sessions: all.filter((s) => s.connected).length,
             pending_requests: all.reduce((n, s) => n + s.pending, 0),
-            uptime_secs: Math.max(0, Math.floor((now - startedAt) / 1000))
+            uptime_secs: Math.max(0, Math.floor((now - startedAt) / 1000)),
+            session_idle_secs: Duration.toSeconds(config.idle.horizon),
+            sweep_every_secs: Duration.toSeconds(config.idle.sweepEvery),
+            ...(Option.isSome(lastSweep) ? { last_sweep_at: new Date(lastSweep.value).toISOString() } : {})
           }
         }))
   }))

@@ -14,6 +14,7 @@ import type { Socket } from "node:net"
 import { type RawData, WebSocket } from "ws"
 import { ServerConfig, type ServerConfigShape } from "../layers/ServerConfig.js"
 import { binaryFrameProblem, decodeOperatorFrame } from "../protocol/decode.js"
+import { isHookAfterReqId } from "../protocol/ids.js"
 import { encodeServerFrame, type ErrorFrame, type ServerFrame } from "../protocol/frames.js"
 import { cut } from "../protocol/json.js"
 import { type LiveSession, Sessions, type SessionsShape } from "../services/Sessions.js"
@@ -204,8 +205,11 @@ export const runConnection = (
           Effect.flatMap(session.resolve(decoded), (outcome) =>
             outcome === "resolved" ? Effect.void : reply({
               code: "unknown_request",
-              message: `request ${cut(decoded.req_id)} is not owed by this session (never sent, already answered, ` +
-                `or withdrawn); do not reply to it again`,
+              // a hook_after was sent, but it is a notification: say so rather than "never sent"
+              message: isHookAfterReqId(decoded.req_id)
+                ? `request ${cut(decoded.req_id)} is a hook_after, which needs no reply: do not answer hook_after`
+                : `request ${cut(decoded.req_id)} is not owed by this session (never sent, already answered, ` +
+                  `or withdrawn); do not reply to it again`,
               req_id: cut(decoded.req_id)
             }))
       })

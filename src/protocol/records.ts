@@ -246,7 +246,9 @@ const runEventFields = {
   sid: exact(Sid),
   /** Run status (run_*), step status (step_*), or `ok`/`error` (request_answered). */
   status: exact(Schema.String),
-  message: exact(Schema.String)
+  message: exact(Schema.String),
+  /** `run_finished` of a failed run: the run's error. */
+  error: exact(RunError)
 }
 
 /** An event of a run's log; `seq` counts from 1 per run, assigned by the writer. */

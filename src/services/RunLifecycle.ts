@@ -152,6 +152,7 @@ export class RunLifecycle extends Context.Tag("swarmgate/RunLifecycle")<RunLifec
                 : "failed"
               // an ended run takes no more worker input: sealed before the run says it ended
               if (status !== "interrupted") yield* steps.sealRun(run.run_id)
+              const error = status === "failed" && Exit.isFailure(exit) ? runError(exit.cause) : undefined
               yield* updateRun(run.run_id, (r) => {
                 const { error: _e, finished_at: _f, result: _r, ...rest } = r
                 return {
@@ -159,12 +160,18 @@ export class RunLifecycle extends Context.Tag("swarmgate/RunLifecycle")<RunLifec
                   status,
                   ...(status !== "interrupted" ? { finished_at: finishedAt } : {}),
                   ...(Exit.isSuccess(exit) ? { result: exit.value } : {}),
-                  ...(status === "failed" && Exit.isFailure(exit) ? { error: runError(exit.cause) } : {})
+                  ...(error !== undefined ? { error } : {})
                 }
               })
               // an interrupted run has not ended: it goes on when resumed
               if (status !== "interrupted") {
-                yield* events.publish({ type: "run_finished", run_id: run.run_id, status })
+                // a follower sees how it ended without another request
+                yield* events.publish({
+                  type: "run_finished",
+                  run_id: run.run_id,
+                  status,
+                  ...(error !== undefined ? { error, message: error.message } : {})
+                })
               }
               yield* seats.close(run.run_id)
               live.delete(run.run_id)
