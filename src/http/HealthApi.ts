@@ -14,6 +14,7 @@ export const Status = Schema.Struct({
   connected_sessions: Schema.Int,
   pending_requests: Schema.Int,
   uptime_secs: Schema.Int,
+  storage: Schema.Literal("sqlite", "memory"),
   /** protocol.md §7: the idle horizon and the sweep period, in seconds, and when the sweep last ran. */
   session_idle_secs: Schema.Number,
   sweep_every_secs: Schema.Number,

@@ -2,6 +2,7 @@ import { HttpApiBuilder } from "@effect/platform"
 import { Clock, Duration, Effect, Option } from "effect"
 import { ServerConfig } from "../layers/ServerConfig.js"
 import pkg from "../../package.json" with { type: "json" }
+import { StorageInfo } from "../services/repos/StorageInfo.js"
 import { Sessions } from "../services/Sessions.js"
 import { Api } from "./Api.js"
 import { RunningRuns } from "./RunningRuns.js"
@@ -13,6 +14,7 @@ export const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
     const sessions = yield* Sessions
     const config = yield* ServerConfig
     const runs = yield* RunningRuns
+    const storage = yield* StorageInfo
     const startedAt = yield* Clock.currentTimeMillis
     return handlers
       .handle("healthz", () => Effect.succeed({ ok: true as const, version }))
@@ -29,6 +31,7 @@ export const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
             connected_sessions: all.filter((s) => s.connected).length,
             pending_requests: all.reduce((n, s) => n + s.pending, 0),
             uptime_secs: Math.max(0, Math.floor((now - startedAt) / 1000)),
+            storage: storage.kind,
             session_idle_secs: Duration.toSeconds(config.idle.horizon),
             sweep_every_secs: Duration.toSeconds(config.idle.sweepEvery),
             ...(Option.isSome(lastSweep) ? { last_sweep_at: new Date(lastSweep.value).toISOString() } : {})

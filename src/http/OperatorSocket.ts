@@ -255,7 +255,7 @@ export const runConnection = (
         yield* closeAndWait(ws, undefined)
         break
       case "not_reading":
-        // a disconnect (§3 rules 3, 6): pending requests stay and are redelivered on reconnect
+        // a disconnect (docs/operators.md: a disconnect, a socket that stops reading): pending requests stay and are redelivered on reconnect
         yield* session.clearOutboundIf(queue)
         yield* Effect.logWarning("operator socket closed: it stopped reading").pipe(
           Effect.annotateLogs({ sid, buffered: ws.bufferedAmount })

@@ -233,7 +233,7 @@ export const actAs = (sid: string) =>
     })
   })
 
-/** The WebSocket subprotocol of the operator socket (protocol §4). */
+/** The WebSocket subprotocol of the operator socket (docs/operators.md, Connect). */
 export const WS_PROTOCOL = "swarmgate.v1"
 const BEARER_PROTOCOL = "bearer."
 

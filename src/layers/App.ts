@@ -8,23 +8,28 @@ import { version } from "../http/HealthHttp.js"
 import { RunningRuns } from "../http/RunningRuns.js"
 import { WsUpgrade } from "../http/WsUpgrade.js"
 import { EngineConfig, type EngineConfigInput } from "../services/EngineConfig.js"
+import { ServerSecret } from "../services/repos/ServerSecret.js"
 import { SessionRepo } from "../services/repos/SessionRepo.js"
+import { StorageInfo } from "../services/repos/StorageInfo.js"
 import { SessionDirectory } from "../services/SessionDirectory.js"
 import { Sessions } from "../services/Sessions.js"
 import { EngineLive } from "./Engine.js"
 import { HttpLive, NodeServerLive } from "./HttpServer.js"
 import { MemoryStorage } from "./MemoryStorage.js"
+import type { StorageUnavailable } from "./sqlite/DataDir.js"
+import { SqliteStorage } from "./SqliteStorage.js"
 import { isLoopbackHost, PublicUrl, ServerConfig, type ServerConfigInput } from "./ServerConfig.js"
 
-/**
- * Every repository. In memory until SQLite storage lands; then `serve` without `--memory`
- * picks the SQLite layer here. Built once and shared: the registry and the engine see the
- * same SessionRepo.
- */
-export const StorageLive = MemoryStorage
-
-/** What a storage layer provides: every repository. */
+/** What a storage layer provides: every repository, the server secret and what it is. */
 export type Repositories = Layer.Layer.Success<typeof MemoryStorage>
+
+/**
+ * The storage `serve` uses: SQLite under the data directory, or memory with `--memory`.
+ * Built once and shared: the registry and the engine see the same SessionRepo.
+ */
+export const StorageLive: Layer.Layer<Repositories, StorageUnavailable, ServerConfig> = Layer.unwrapEffect(
+  Effect.map(ServerConfig, (config) => config.memory ? MemoryStorage : SqliteStorage(config.dataDir))
+)
 
 /** The session registry over whatever SessionRepo the app provides. */
 export const SessionsFromRepo = Layer.unwrapEffect(
@@ -45,7 +50,12 @@ export const EngineFromUrl = (options: EngineOptions = {}) =>
   EngineLive.pipe(
     Layer.provideMerge(SessionDirectory.fromSessions),
     Layer.provideMerge(
-      Layer.unwrapEffect(Effect.map(PublicUrl, (publicUrl) => EngineConfig.layer({ ...options, publicUrl })))
+      Layer.unwrapEffect(
+        Effect.map(
+          Effect.all({ publicUrl: PublicUrl, secret: ServerSecret }),
+          ({ publicUrl, secret }) => EngineConfig.layer({ secret, ...options, publicUrl })
+        )
+      )
     )
   )
 
@@ -69,9 +79,10 @@ export const StartupLogLive = Layer.effectDiscard(
     const address = server.address._tag === "TcpAddress"
       ? `http://${server.address.hostname.includes(":") ? `[${server.address.hostname}]` : server.address.hostname}:${server.address.port}`
       : server.address.path
-    const storage = config.memory
-      ? "state in memory (--memory)"
-      : `data dir ${config.dataDir} (durable storage is not implemented yet: state is kept in memory)`
+    const info = yield* StorageInfo
+    const storage = info.kind === "memory"
+      ? "state in memory (--memory): it is lost when the server stops"
+      : `state in SQLite at ${info.location ?? config.dataDir}`
     const publicNote = publicUrl === address ? "" : `, public URL ${publicUrl}`
     yield* Effect.logInfo(`swarmgate ${version} listening on ${address}${publicNote}; ${storage}`)
     if (!isLoopbackHost(config.host)) {
@@ -98,7 +109,7 @@ export const StartupLogLive = Layer.effectDiscard(
 export const AppLive = (
   input: ServerConfigInput = {},
   engine: EngineOptions = {},
-  storage: Layer.Layer<Repositories> = StorageLive
+  storage: Layer.Layer<Repositories, StorageUnavailable, ServerConfig> = StorageLive
 ) => {
   const Base = Layer.mergeAll(NodeServerLive, SessionsFromRepo, WsUpgrade.layer).pipe(
     Layer.provideMerge(storage)

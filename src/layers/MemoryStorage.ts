@@ -1,4 +1,4 @@
-/** Every repository in memory: tests and `serve --memory`. */
+/** Every repository in memory (and a per-process secret): tests and `serve --memory`. */
 import { Layer } from "effect"
 import { BlueprintRepo } from "../services/repos/BlueprintRepo.js"
 import { CapabilityRepo } from "../services/repos/CapabilityRepo.js"
@@ -6,7 +6,9 @@ import { EventRepo } from "../services/repos/EventRepo.js"
 import { OutputRepo } from "../services/repos/OutputRepo.js"
 import { RunRepo } from "../services/repos/RunRepo.js"
 import { SeatRepo } from "../services/repos/SeatRepo.js"
+import { ServerSecret } from "../services/repos/ServerSecret.js"
 import { SessionRepo } from "../services/repos/SessionRepo.js"
+import { StorageInfo } from "../services/repos/StorageInfo.js"
 import { StepRepo } from "../services/repos/StepRepo.js"
 import { TaskRepo } from "../services/repos/TaskRepo.js"
 
@@ -19,5 +21,7 @@ export const MemoryStorage = Layer.mergeAll(
   EventRepo.memory,
   OutputRepo.memory,
   CapabilityRepo.memory,
-  SessionRepo.memory
+  SessionRepo.memory,
+  ServerSecret.memory,
+  StorageInfo.memory
 )

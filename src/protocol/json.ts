@@ -1,5 +1,5 @@
 /**
- * Limits every JSON input shares (HTTP API: bodies; protocol §2.3: frames): nothing
+ * Limits every JSON input shares (HTTP API: bodies; docs/operators.md: frames): nothing
  * nested deeper than `MAX_JSON_DEPTH` is ever accepted, so everything stored can be read
  * back and encoded again, and no recursive walk over stored values can overflow the stack.
  */

@@ -228,7 +228,9 @@ export const RunEventType = Schema.Literal(
   "request_sent",
   "request_answered",
   "step_finished",
-  "run_finished"
+  "run_finished",
+  /** A server shutdown stopped the run; it ends a follower's stream (the run can be resumed). */
+  "run_interrupted"
 )
 export type RunEventType = typeof RunEventType.Type
 

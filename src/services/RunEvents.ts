@@ -1,7 +1,8 @@
 /**
  * The run event log (`GET /v1/runs/:id/events`): appended through the EventRepo (which
  * assigns `seq`) and broadcast to live followers. `stream` replays the stored events, then
- * follows live ones, and ends after `run_finished`.
+ * follows live ones, and ends after `run_finished`, or after `run_interrupted` (the server is
+ * stopping; a follower that comes back after a resume replays and follows again).
  */
 import { Clock, Context, Effect, Layer, PubSub, Stream } from "effect"
 import type { RunId } from "../protocol/ids.js"
@@ -38,12 +39,12 @@ export class RunEvents extends Context.Tag("swarmgate/RunEvents")<RunEvents, Run
           const past = yield* repo.list(runId)
           const last = past.at(-1)?.seq ?? 0
           const replay = Stream.fromIterable(past)
-          if (past.some((e) => e.type === "run_finished")) return replay
+          if (past.some((e) => e.type === "run_finished") || past.at(-1)?.type === "run_interrupted") return replay
           return Stream.concat(
             replay,
             Stream.fromQueue(live).pipe(
               Stream.filter((e) => e.run_id === runId && e.seq > last),
-              Stream.takeUntil((e) => e.type === "run_finished")
+              Stream.takeUntil((e) => e.type === "run_finished" || e.type === "run_interrupted")
             )
           )
         }))

@@ -163,16 +163,18 @@ export class RunLifecycle extends Context.Tag("swarmgate/RunLifecycle")<RunLifec
                   ...(error !== undefined ? { error } : {})
                 }
               })
-              // an interrupted run has not ended: it goes on when resumed
-              if (status !== "interrupted") {
-                // a follower sees how it ended without another request
-                yield* events.publish({
-                  type: "run_finished",
-                  run_id: run.run_id,
-                  status,
-                  ...(error !== undefined ? { error, message: error.message } : {})
-                })
-              }
+              // an interrupted run has not ended: it goes on when resumed; followers are told why the stream stops
+              // (a finished run's event says how it ended, so a follower needs no other request)
+              yield* events.publish(
+                status === "interrupted"
+                  ? { type: "run_interrupted", run_id: run.run_id, status, message: "the server stopped" }
+                  : {
+                    type: "run_finished",
+                    run_id: run.run_id,
+                    status,
+                    ...(error !== undefined ? { error, message: error.message } : {})
+                  }
+              )
               yield* seats.close(run.run_id)
               live.delete(run.run_id)
               yield* Deferred.succeed(entry.ended, undefined)
@@ -304,7 +306,12 @@ export class RunLifecycle extends Context.Tag("swarmgate/RunLifecycle")<RunLifec
 
       // runs that were running when the previous process stopped are interrupted, not running
       const stale = yield* runs.list({ status: "running" })
-      yield* Effect.forEach(stale, (r) => runs.put({ ...r, status: "interrupted" }), { discard: true })
+      yield* Effect.forEach(stale, (r) =>
+        Effect.zipRight(
+          runs.put({ ...r, status: "interrupted" }),
+          // the process that ran it was killed before it could say so in the run's log
+          events.publish({ type: "run_interrupted", run_id: r.run_id, status: "interrupted", message: "the server stopped" })
+        ), { discard: true })
 
       return {
         launch,

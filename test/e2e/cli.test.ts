@@ -1,6 +1,9 @@
 /** `swarmgate serve` as a real child process (cli.md, quality.md S5). */
 import { describe, expect, it } from "@effect/vitest"
 import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { WebSocket } from "ws"
 
@@ -63,12 +66,14 @@ describe("swarmgate serve", () => {
     expect(await running.exit).toBe(0)
   })
 
-  it("--data-dir without --memory says where data goes and that it is kept in memory for now", async () => {
-    const running = start(["serve", "--port", "0", "--data-dir", "/tmp/swarmgate-cli-test"])
+  it("--data-dir without --memory says the state is in SQLite there; SIGINT exits 0", async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), "swarmgate-cli-")), "data")
+    const running = start(["serve", "--port", "0", "--data-dir", dir])
     await waitForAddress(running)
-    expect(running.output()).toContain("/tmp/swarmgate-cli-test")
+    expect(running.output()).toContain(`state in SQLite at ${join(dir, "swarmgate.db")}`)
     running.child.kill("SIGINT")
     expect(await running.exit).toBe(0)
+    rmSync(dir, { recursive: true, force: true })
   })
 
   it("finding 1: binding 0.0.0.0 without an API token refuses to start with one line saying how to set one", async () => {

@@ -55,8 +55,9 @@ describe("health", () => {
     const reply = await request(server, "GET", "/v1/status")
     expect(reply.status).toBe(200)
     expect(Object.keys(reply.json).sort()).toEqual(
-      ["connected_sessions", "pending_requests", "running_runs", "sessions", "uptime_secs"]
+      ["connected_sessions", "pending_requests", "running_runs", "sessions", "storage", "uptime_secs"]
     )
+    expect(reply.json.storage).toBe("memory")
     expect(reply.json.running_runs).toBe(0)
     expect(reply.json.sessions).toBeGreaterThanOrEqual(1)
     expect(Number.isInteger(reply.json.uptime_secs)).toBe(true)
