@@ -81,13 +81,14 @@ const inputRefusal = (s: StepRecord, generation: number): StepGone | Superseded 
     : generation < (s.worker_generation ?? 0)
     ? new Superseded({
       stepId: s.step_id,
-      message: `step ${s.step_id} was handed to another seat holder (generation ${s.worker_generation}); ` +
+      message: `this step was handed to another seat holder (generation ${s.worker_generation}); ` +
         `this credential was minted for generation ${generation}`
     })
     : undefined
 
 const closed = (s: StepRecord, what: string) =>
-  new AlreadySubmitted({ stepId: s.step_id, message: `step ${s.step_id} already has its result: ${what}` })
+  // the message names no ids: the caller knows its step, and an error echoes only what it was sent
+  new AlreadySubmitted({ stepId: s.step_id, message: `this step already has its result: ${what}` })
 
 export class Steps extends Context.Tag("swarmgate/Steps")<Steps, StepsShape>() {
   static readonly layer: Layer.Layer<Steps, never, StepRepo> = Layer.effect(
