@@ -15,7 +15,7 @@ export const Status = Schema.Struct({
   pending_requests: Schema.Int,
   uptime_secs: Schema.Int,
   storage: Schema.Literal("sqlite", "memory"),
-  /** protocol.md §7: the idle horizon and the sweep period, in seconds, and when the sweep last ran. */
+  /** The idle horizon and the sweep period, in seconds, and when the sweep last ran. */
   session_idle_secs: Schema.Number,
   sweep_every_secs: Schema.Number,
   last_sweep_at: Schema.optionalWith(Schema.String, { exact: true })

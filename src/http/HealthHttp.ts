@@ -20,7 +20,7 @@ export const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
       .handle("healthz", () => Effect.succeed({ ok: true as const, version }))
       .handle("status", () =>
         Effect.gen(function*() {
-          // expiry when a route touches it (§7); not the periodic sweep, whose time is reported
+          // expiry when a route touches it; not the periodic sweep, whose time is reported
           yield* sessions.expireIdle
           const lastSweep = yield* sessions.lastSweepAt
           const all = yield* sessions.list()

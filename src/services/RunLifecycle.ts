@@ -296,7 +296,7 @@ export class RunLifecycle extends Context.Tag("swarmgate/RunLifecycle")<RunLifec
             { discard: true }
           ))
 
-      // a torn-down session leaves its seats (protocol.md §5 step 2): their steps wait for a new holder
+      // a torn-down session leaves its seats (teardown step 2): their steps wait for a new holder
       yield* directory.onTeardown((sid) =>
         Effect.flatMap(
           seats.vacate(sid as Sid),
