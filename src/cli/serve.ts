@@ -84,6 +84,8 @@ const askTimeout = durationOption("ask-timeout", "deadline of an `ask` request")
 const hookTimeout = durationOption("hook-timeout", "deadline of a `hook_before` request")
 const spawnTimeout = durationOption("spawn-timeout", "deadline of a `spawn` request")
 const workerTokenTtl = durationOption("worker-token-ttl", "lifetime of a worker handle or capability token", "30 minutes")
+const sessionIdle = durationOption("session-idle", "a disconnected operator session idle this long expires", "24 hours")
+const sweepEvery = durationOption("sweep-every", "how often idle sessions are swept", "5 minutes")
 
 const problem = (message: string) => Effect.fail(message)
 
@@ -115,6 +117,8 @@ const validate = (options: {
   readonly hookTimeout: Option.Option<string>
   readonly spawnTimeout: Option.Option<string>
   readonly workerTokenTtl: Option.Option<string>
+  readonly sessionIdle: Option.Option<string>
+  readonly sweepEvery: Option.Option<string>
   readonly apiToken: Option.Option<string>
   readonly allowHost: ReadonlyArray<string>
   readonly allowOrigin: ReadonlyArray<string>
@@ -163,8 +167,10 @@ const validate = (options: {
     ask: parseDuration("ask-timeout", options.askTimeout),
     hook: parseDuration("hook-timeout", options.hookTimeout),
     spawn: parseDuration("spawn-timeout", options.spawnTimeout),
-    workerTokenTtl: parseDuration("worker-token-ttl", options.workerTokenTtl)
-  }).pipe(Effect.map(({ ask, hook, spawn, workerTokenTtl }) => ({
+    workerTokenTtl: parseDuration("worker-token-ttl", options.workerTokenTtl),
+    horizon: parseDuration("session-idle", options.sessionIdle),
+    sweepEvery: parseDuration("sweep-every", options.sweepEvery)
+  }).pipe(Effect.map(({ ask, horizon, hook, spawn, sweepEvery, workerTokenTtl }) => ({
     server: {
       host: options.host,
       port: options.port,
@@ -172,6 +178,7 @@ const validate = (options: {
       dataDir: Option.getOrElse(options.dataDir, defaultDataDir),
       publicUrl: Option.getOrUndefined(options.publicUrl),
       deadlines: defined({ ask, hook, spawn }),
+      idle: defined({ horizon, sweepEvery }),
       apiToken: token,
       allowHosts: options.allowHost.map((h) => h.trim()),
       allowOrigins: options.allowOrigin.map((o) => o.trim())
@@ -206,7 +213,9 @@ export const serve = Command.make(
     spawnTimeout,
     workerTokenTtl,
     logFormat,
-    logLevel
+    logLevel,
+    sessionIdle,
+    sweepEvery
   },
   (options) =>
     Effect.flatMap(logging(options), (logger) =>

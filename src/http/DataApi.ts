@@ -47,5 +47,7 @@ export class DataApi extends HttpApiGroup.make("data")
       .middleware(DataAuth)
   )
   .addError(ApiErrors.Unauthorized)
+  // superseded
+  .addError(ApiErrors.Conflict)
   .addError(ApiErrors.InternalError)
 {}

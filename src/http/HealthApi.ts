@@ -14,7 +14,11 @@ export const Status = Schema.Struct({
   connected_sessions: Schema.Int,
   pending_requests: Schema.Int,
   uptime_secs: Schema.Int,
-  storage: Schema.Literal("sqlite", "memory")
+  storage: Schema.Literal("sqlite", "memory"),
+  /** The idle horizon and the sweep period, in seconds, and when the sweep last ran. */
+  session_idle_secs: Schema.Number,
+  sweep_every_secs: Schema.Number,
+  last_sweep_at: Schema.optionalWith(Schema.String, { exact: true })
 })
 
 export class HealthApi extends HttpApiGroup.make("health")

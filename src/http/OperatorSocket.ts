@@ -15,6 +15,7 @@ import { type RawData, WebSocket } from "ws"
 import { ServerConfig, type ServerConfigShape } from "../layers/ServerConfig.js"
 import { binaryFrameProblem } from "../protocol/decode.js"
 import { encodeServerFrame, type ServerFrame } from "../protocol/frames.js"
+import { isHookAfterReqId } from "../protocol/ids.js"
 import { cut } from "../protocol/json.js"
 import { type LiveSession, Sessions, type SessionsShape } from "../services/Sessions.js"
 import { socketToken } from "./auth.js"
@@ -125,8 +126,11 @@ export const runConnection = (
       sendNow({
         type: "error",
         code: "unknown_request",
-        message: `request ${cut(reply.req_id)} is not owed by this session (never sent, already answered, ` +
-          `or withdrawn); do not reply to it again`,
+        // a hook_after was sent, but it is a notification: say so rather than "never sent"
+        message: isHookAfterReqId(reply.req_id)
+          ? `request ${cut(reply.req_id)} is a hook_after, which needs no reply: do not answer hook_after`
+          : `request ${cut(reply.req_id)} is not owed by this session (never sent, already answered, ` +
+            `or withdrawn); do not reply to it again`,
         req_id: cut(reply.req_id)
       })
     }

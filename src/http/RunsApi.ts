@@ -139,6 +139,8 @@ export class RunsApi extends HttpApiGroup.make("runs")
       .setHeaders(AuthHeaders)
       .setPayload(AcquireBody)
       .addSuccess(AcquireResult)
+      // slot_required: several seats and no slot
+      .addError(ApiErrors.BadRequest)
       .addError(ApiErrors.Unauthorized)
       .addError(ApiErrors.Forbidden)
       .addError(ApiErrors.NotFound)

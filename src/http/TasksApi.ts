@@ -25,7 +25,10 @@ export const LaunchBody = Schema.Struct({
   operator_sid: exact(Schema.String.annotations({
     description: "seat this session in every operator seat of the run; needs that session's token as Bearer"
   })),
-  wait: exact(Schema.Boolean.annotations({ description: "true: answer only when the run ends (200 with the run)" }))
+  wait: exact(Schema.Boolean.annotations({ description: "true: answer only when the run ends (200 with the run)" })),
+  wait_ms: exact(Schema.Int.pipe(Schema.between(1, 86_400_000, {
+    message: () => "wait_ms must be a whole number of milliseconds between 1 and 86400000"
+  })).annotations({ description: "with wait: how long to wait before 504 wait_timeout (the run goes on); default 300000" }))
 }).annotations({
   parseOptions: strictBody,
   message: () => "the body must be a JSON object such as {\"blueprint\": \"<id>\", \"input\": {...}}"
@@ -63,6 +66,10 @@ export class TasksApi extends HttpApiGroup.make("tasks")
       .addSuccess(Launched, { status: 202 })
       .addError(ApiErrors.NotFound)
       .addError(ApiErrors.Unprocessable)
+      // needs_operator
+      .addError(ApiErrors.Conflict)
+      // wait_timeout
+      .addError(ApiErrors.GatewayTimeout)
       // `operator_sid` seats a session: its token in Authorization
       .addError(ApiErrors.Unauthorized)
       .addError(ApiErrors.Forbidden)

@@ -5,6 +5,9 @@ import { Api } from "./Api.js"
 import { actAs } from "./auth.js"
 import { engineError } from "./engineErrors.js"
 
+/** `wait: true` answers 504 wait_timeout after this long unless the body says `wait_ms`. */
+const DEFAULT_WAIT_MS = 300_000
+
 export const TasksLive = HttpApiBuilder.group(Api, "tasks", (handlers) =>
   Effect.gen(function*() {
     const runs = yield* Runs
@@ -18,10 +21,13 @@ export const TasksLive = HttpApiBuilder.group(Api, "tasks", (handlers) =>
             const launched = yield* runs.launch({
               blueprint: payload.blueprint,
               ...(payload.input !== undefined ? { input: payload.input } : {}),
-              ...(payload.operator_sid !== undefined ? { operator_sid: payload.operator_sid } : {})
+              ...(payload.operator_sid !== undefined ? { operator_sid: payload.operator_sid } : {}),
+              ...(payload.wait !== undefined ? { wait: payload.wait } : {})
             })
             // the run lives in the engine's scope: a caller that goes away does not stop it
-            return payload.wait === true ? yield* runs.awaitEnd(launched.run_id) : launched
+            return payload.wait === true
+              ? yield* runs.awaitEnd(launched.run_id, payload.wait_ms ?? DEFAULT_WAIT_MS)
+              : launched
           }).pipe(Effect.mapError(engineError))
         }))
       .handle("list", () => Effect.map(runs.listTasks, (tasks) => ({ tasks })))

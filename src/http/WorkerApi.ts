@@ -33,6 +33,20 @@ export const VerdictParam = Schema.transformOrFail(Schema.String, Schema.Literal
   encode: ParseResult.succeed
 })
 
+/** `?ok=`: `false` means the same as `verdict=blocked` (workers written for the reference system send it). */
+export const OkParam = Schema.transformOrFail(Schema.String, Schema.Boolean, {
+  strict: true,
+  decode: (raw, _, ast) => {
+    const v = raw.trim().toLowerCase()
+    return v === "true" || v === "1" || v === ""
+      ? ParseResult.succeed(true)
+      : v === "false" || v === "0"
+      ? ParseResult.succeed(false)
+      : ParseResult.fail(new ParseResult.Type(ast, raw, `ok must be true or false, got ${JSON.stringify(raw)}`))
+  },
+  encode: (b) => ParseResult.succeed(String(b))
+})
+
 export const Submitted = Schema.Struct({ task_id: Schema.String, bytes: Schema.Int })
 
 export const StagedPart = Schema.Struct({ task_id: Schema.String, name: Schema.String, bytes: Schema.Int })
@@ -72,7 +86,8 @@ export class WorkerApi extends HttpApiGroup.make("worker")
       }))
       .setHeaders(AuthHeaders)
       .setUrlParams(Schema.Struct({
-        verdict: exact(VerdictParam.annotations({ description: "pass (default), blocked or skip" }))
+        verdict: exact(VerdictParam.annotations({ description: "pass (default), blocked or skip" })),
+        ok: exact(OkParam.annotations({ description: "false means the same as verdict=blocked" }))
       }))
       .addSuccess(Submitted)
       .addError(ApiErrors.Unprocessable)
@@ -111,6 +126,8 @@ export class WorkerApi extends HttpApiGroup.make("worker")
   .addError(ApiErrors.BadRequest)
   .addError(ApiErrors.Unauthorized)
   .addError(ApiErrors.Gone)
+  // already_submitted, superseded
+  .addError(ApiErrors.Conflict)
   .addError(ApiErrors.InternalError)
   // every worker route: the step's credential, checked before the body is read
   .middleware(WorkerAuth)

@@ -39,7 +39,9 @@ export const WorkerLive = HttpApiBuilder.group(Api, "worker", (handlers) =>
           yield* refuseDeclaredOversize(request)
           const body = yield* rawBody(request)
           yield* refuseDeepResult(body)
-          return yield* Effect.mapError(worker.submit(step, body, urlParams.verdict ?? "pass"), engineError)
+          // ok=false is verdict=blocked whatever verdict says
+          const verdict = urlParams.ok === false ? "blocked" : urlParams.verdict ?? "pass"
+          return yield* Effect.mapError(worker.submit(step, body, verdict), engineError)
         }))
       .handle("result", ({ payload }) =>
         Effect.flatMap(WorkerStep, (step) => Effect.mapError(worker.result(step, payload), engineError)))

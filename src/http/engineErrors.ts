@@ -3,25 +3,39 @@
  * status and code, and adds to the engine's message what the caller can do about it.
  */
 import type {
+  AlreadySubmitted,
   AskFailed,
   BadCredential,
   BadWorkerInput,
   BlueprintNotFound,
   CredentialExpired,
   InvalidBlueprint,
+  NeedsOperator,
   NotInterrupted,
   OutputNotFound,
   RunAlreadyFinished,
   RunNotFound,
   SeatHolderGone,
   SeatNotFound,
+  SlotRequired,
   StepGone,
+  Superseded,
   TaskNotFound,
   UnknownSession,
   VerdictRefused,
+  WaitTimeout,
   WrongStep
 } from "../services/EngineErrors.js"
-import { BadRequest, Conflict, Forbidden, Gone, NotFound, Unauthorized, Unprocessable } from "./errors.js"
+import {
+  BadRequest,
+  Conflict,
+  Forbidden,
+  GatewayTimeout,
+  Gone,
+  NotFound,
+  Unauthorized,
+  Unprocessable
+} from "./errors.js"
 
 export type EngineError =
   | RunNotFound
@@ -41,11 +55,19 @@ export type EngineError =
   | BadWorkerInput
   | AskFailed
   | SeatHolderGone
+  | AlreadySubmitted
+  | Superseded
+  | SlotRequired
+  | NeedsOperator
+  | WaitTimeout
 
 /** The API error each engine error becomes, by tag. */
 export type ApiErrorOf<E extends EngineError> = E extends RunNotFound | TaskNotFound | BlueprintNotFound ? NotFound
   : E extends UnknownSession | SeatNotFound | OutputNotFound ? NotFound
   : E extends RunAlreadyFinished | NotInterrupted | AskFailed | SeatHolderGone ? Conflict
+  : E extends AlreadySubmitted | Superseded | NeedsOperator ? Conflict
+  : E extends SlotRequired ? BadRequest
+  : E extends WaitTimeout ? GatewayTimeout
   : E extends InvalidBlueprint | VerdictRefused ? Unprocessable
   : E extends StepGone ? Gone
   : E extends BadCredential | CredentialExpired ? Unauthorized
@@ -59,7 +81,9 @@ const summarise = (problems: ReadonlyArray<{ readonly path: string; readonly mes
   return `${first}${more}`
 }
 
-const toApi = (e: EngineError): NotFound | Conflict | Unprocessable | Gone | Unauthorized | Forbidden | BadRequest => {
+const toApi = (
+  e: EngineError
+): NotFound | Conflict | Unprocessable | Gone | Unauthorized | Forbidden | BadRequest | GatewayTimeout => {
   switch (e._tag) {
     case "RunNotFound":
       return new NotFound({ code: "unknown_run", message: `no run ${e.runId}; list runs with GET /v1/runs` })
@@ -138,6 +162,32 @@ const toApi = (e: EngineError): NotFound | Conflict | Unprocessable | Gone | Una
         code: "ask_failed",
         message: `the operator could not answer: ${e.message}; decide without the answer, or submit with ` +
           `verdict=blocked`
+      })
+    case "AlreadySubmitted":
+      return new Conflict({
+        code: "already_submitted",
+        message: `${e.message}; the first submit (or result) closes a step's submission, nothing was changed`
+      })
+    case "Superseded":
+      return new Conflict({
+        code: "superseded",
+        message: `${e.message}; the seat was taken over and the step was handed out again with a new ` +
+          `worker_handle, so this credential takes no more input`
+      })
+    case "SlotRequired":
+      return new BadRequest({ code: "slot_required", message: e.message, details: { seats: e.seats } })
+    case "NeedsOperator":
+      return new Conflict({
+        code: "needs_operator",
+        message: `${e.message}; pass operator_sid (with that session's token) to seat an operator, or launch ` +
+          `without wait and acquire a seat with POST /v1/runs/:id/acquire`,
+        details: { seats: e.seats }
+      })
+    case "WaitTimeout":
+      return new GatewayTimeout({
+        code: "wait_timeout",
+        message: `${e.message}; the run goes on: follow it with GET /v1/runs/${e.runId} or its events`,
+        details: { run_id: e.runId }
       })
     case "SeatHolderGone":
       return new Conflict({

@@ -27,6 +27,7 @@ export class UnsupportedMediaType
 export class Unprocessable extends Schema.TaggedError<Unprocessable>()("Unprocessable", fields) {}
 export class UpgradeRequired extends Schema.TaggedError<UpgradeRequired>()("UpgradeRequired", fields) {}
 export class InternalError extends Schema.TaggedError<InternalError>()("InternalError", fields) {}
+export class GatewayTimeout extends Schema.TaggedError<GatewayTimeout>()("GatewayTimeout", fields) {}
 
 export type ApiError =
   | BadRequest
@@ -41,6 +42,7 @@ export type ApiError =
   | Unprocessable
   | UpgradeRequired
   | InternalError
+  | GatewayTimeout
 
 export const statusOf: { readonly [K in ApiError["_tag"]]: number } = {
   BadRequest: 400,
@@ -54,7 +56,8 @@ export const statusOf: { readonly [K in ApiError["_tag"]]: number } = {
   UnsupportedMediaType: 415,
   Unprocessable: 422,
   UpgradeRequired: 426,
-  InternalError: 500
+  InternalError: 500,
+  GatewayTimeout: 504
 }
 
 export const isApiError = (u: unknown): u is ApiError =>
@@ -132,7 +135,8 @@ export const ApiErrors = {
   PayloadTooLarge: envelopeOf(PayloadTooLarge, 413),
   UnsupportedMediaType: envelopeOf(UnsupportedMediaType, 415),
   Unprocessable: envelopeOf(Unprocessable, 422),
-  InternalError: envelopeOf(InternalError, 500)
+  InternalError: envelopeOf(InternalError, 500),
+  GatewayTimeout: envelopeOf(GatewayTimeout, 504)
 } as const
 
 /** An envelope response outside HttpApi (router middleware, the WebSocket route). */

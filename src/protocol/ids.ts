@@ -71,5 +71,7 @@ export const isOutId: (s: string) => s is OutputId = Schema.is(OutputId)
 export const isSessionToken = (s: string): boolean => /^[0-9a-f]{32}$/.test(s)
 export const isWorkerHandle = (s: string): boolean => /^wh-[a-z0-9]{12}$/.test(s)
 export const isReqId: (s: string) => s is ReqId = Schema.is(ReqId)
+/** Whether `s` is the req_id of a `hook_after` (a notification that takes no reply). */
+export const isHookAfterReqId = (s: string): boolean => reqIdPattern.exec(s)?.[2] === "ha"
 /** The sid a req_id was minted for, or undefined when it is not a req_id. */
 export const sidOfReqId = (s: string): Sid | undefined => reqIdPattern.exec(s)?.[1] as Sid | undefined

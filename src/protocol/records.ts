@@ -135,7 +135,7 @@ export const isStepFinished = (status: StepStatus): boolean =>
 export const Verdict = Schema.Literal("pass", "blocked", "skip")
 export type Verdict = typeof Verdict.Type
 
-/** What a worker sent for the step (last submit wins). */
+/** What a worker sent for the step (the first submit closes the submission). */
 export const Submission = Schema.Struct({
   value: Schema.Unknown,
   verdict: Verdict,
@@ -191,6 +191,10 @@ export const StepRecord = Schema.Struct({
   hook_before_req_id: exact(ReqId),
   /** req_id of the senior escalation `ask`, re-issued as is on resume. */
   escalation_req_id: exact(ReqId),
+  /** Seat generation of the latest spawn (or take-over): credentials minted for an older one are `superseded`. */
+  worker_generation: exact(Schema.Int),
+  /** Which result the step's value came from, when both a submit and a spawn_ack value arrived. */
+  value_source: exact(Schema.Literal("submit", "spawn_ack")),
   /** Set once the engine has read the submission: later worker input is refused (410). */
   sealed: exact(Schema.Boolean),
   submission: exact(Submission),
@@ -244,7 +248,9 @@ const runEventFields = {
   sid: exact(Sid),
   /** Run status (run_*), step status (step_*), or `ok`/`error` (request_answered). */
   status: exact(Schema.String),
-  message: exact(Schema.String)
+  message: exact(Schema.String),
+  /** `run_finished` of a failed run: the run's error. */
+  error: exact(RunError)
 }
 
 /** An event of a run's log; `seq` counts from 1 per run, assigned by the writer. */
@@ -281,6 +287,8 @@ export const CapabilityRecord = Schema.Struct({
   step_id: StepId,
   run_id: RunId,
   /** Clock millis after which the credential is refused. */
-  expires_at: Schema.Number
+  expires_at: Schema.Number,
+  /** Seat generation the credential was minted for; absent in records from before generations. */
+  generation: exact(Schema.Int)
 })
 export type CapabilityRecord = typeof CapabilityRecord.Type

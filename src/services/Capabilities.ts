@@ -2,8 +2,8 @@
  * Worker credentials bound to exactly one step (docs/http.md, worker endpoints).
  *
  * - capability token: base64url of `payload ‖ HMAC-SHA256(secret, payload)`, payload =
- *   `v1\n<step>\n<run>\n<expiry millis>\n<nonce>`; self-verifying, so it survives a restart
- *   as long as the secret does.
+ *   `v1\n<step>\n<run>\n<expiry millis>\n<nonce>[\n<seat generation>]`; self-verifying, so it
+ *   survives a restart as long as the secret does.
  * - worker handle: `wh-` + 12 chars; only its SHA-256 digest is stored, with the binding.
  *
  * Expiry is read from Effect's Clock.
@@ -22,6 +22,8 @@ export interface Capability {
   readonly token: string
   /** Clock millis. */
   readonly expiresAt: number
+  /** The seat generation the spawn went to; a take-over makes older credentials `superseded`. */
+  readonly generation: number
 }
 
 export interface StepBinding {
@@ -29,10 +31,12 @@ export interface StepBinding {
   readonly runId: RunId
   readonly expiresAt: number
   readonly via: "handle" | "token"
+  /** Seat generation it was minted for (0: none recorded). */
+  readonly generation: number
 }
 
 export interface CapabilitiesShape {
-  readonly mint: (stepId: StepId, runId: RunId) => Effect.Effect<Capability>
+  readonly mint: (stepId: StepId, runId: RunId, generation?: number) => Effect.Effect<Capability>
   /** A fresh token (and a moved handle expiry) when less than the refresh window is left; else `cap`. */
   readonly refresh: (cap: Capability) => Effect.Effect<Capability>
   readonly verify: (credential: string) => Effect.Effect<StepBinding, BadCredential | CredentialExpired>
@@ -54,16 +58,25 @@ export class Capabilities extends Context.Tag("swarmgate/Capabilities")<Capabili
 
       const sign = (payload: Buffer) => createHmac("sha256", config.secret).update(payload).digest()
 
-      const makeToken = (stepId: StepId, runId: RunId, expiresAt: number) => {
-        const payload = Buffer.from(`v1\n${stepId}\n${runId}\n${expiresAt}\n${randomBytes(12).toString("hex")}`)
+      const makeToken = (stepId: StepId, runId: RunId, expiresAt: number, generation: number) => {
+        const payload = Buffer.from(
+          `v1\n${stepId}\n${runId}\n${expiresAt}\n${randomBytes(12).toString("hex")}\n${generation}`
+        )
         return Buffer.concat([payload, sign(payload)]).toString("base64url")
       }
 
-      const issue = (stepId: StepId, runId: RunId, handle: string) =>
+      const issue = (stepId: StepId, runId: RunId, handle: string, generation: number) =>
         Effect.gen(function*() {
           const expiresAt = (yield* Clock.currentTimeMillis) + ttl
-          yield* repo.put({ digest: sha256Hex(handle), kind: "handle", step_id: stepId, run_id: runId, expires_at: expiresAt })
-          return { stepId, runId, handle, token: makeToken(stepId, runId, expiresAt), expiresAt }
+          yield* repo.put({
+            digest: sha256Hex(handle),
+            kind: "handle",
+            step_id: stepId,
+            run_id: runId,
+            expires_at: expiresAt,
+            generation
+          })
+          return { stepId, runId, handle, token: makeToken(stepId, runId, expiresAt, generation), expiresAt, generation }
         })
 
       const verifyToken = (credential: string, now: number): Effect.Effect<StepBinding, BadCredential | CredentialExpired> => {
@@ -76,14 +89,17 @@ export class Capabilities extends Context.Tag("swarmgate/Capabilities")<Capabili
         if (!timingSafeEqual(raw.subarray(raw.length - SIG_BYTES), sign(payload))) {
           return Effect.fail(bad("the capability token's signature does not match"))
         }
-        const [version, stepId, runId, exp] = payload.toString("utf8").split("\n")
+        const [version, stepId, runId, exp, _nonce, gen] = payload.toString("utf8").split("\n")
         const expiresAt = Number(exp)
+        // tokens minted before generations were recorded have none: 0
+        const generation = gen === undefined ? 0 : Number(gen)
         if (
           version !== "v1" || stepId === undefined || !isStepId(stepId) ||
-          runId === undefined || !isRunId(runId) || !Number.isSafeInteger(expiresAt)
+          runId === undefined || !isRunId(runId) || !Number.isSafeInteger(expiresAt) ||
+          !Number.isSafeInteger(generation)
         ) return Effect.fail(bad("the capability token is malformed"))
         if (now >= expiresAt) return Effect.fail(new CredentialExpired({ message: "the capability token has expired" }))
-        return Effect.succeed({ stepId, runId, expiresAt, via: "token" })
+        return Effect.succeed({ stepId, runId, expiresAt, via: "token", generation })
       }
 
       const verifyHandle = (credential: string, now: number) =>
@@ -93,14 +109,20 @@ export class Capabilities extends Context.Tag("swarmgate/Capabilities")<Capabili
           onSome: (rec): Effect.Effect<StepBinding, BadCredential | CredentialExpired> =>
             now >= rec.expires_at
               ? Effect.fail(new CredentialExpired({ message: "the worker handle has expired" }))
-              : Effect.succeed({ stepId: rec.step_id, runId: rec.run_id, expiresAt: rec.expires_at, via: "handle" })
+              : Effect.succeed({
+                stepId: rec.step_id,
+                runId: rec.run_id,
+                expiresAt: rec.expires_at,
+                via: "handle",
+                generation: rec.generation ?? 0
+              })
         })))
 
       return {
-        mint: (stepId, runId) => issue(stepId, runId, newWorkerHandle()),
+        mint: (stepId, runId, generation = 0) => issue(stepId, runId, newWorkerHandle(), generation),
         refresh: (cap) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            cap.expiresAt - now > window ? Effect.succeed(cap) : issue(cap.stepId, cap.runId, cap.handle)),
+            cap.expiresAt - now > window ? Effect.succeed(cap) : issue(cap.stepId, cap.runId, cap.handle, cap.generation)),
         verify: (credential) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) =>
             credential.startsWith("wh-") ? verifyHandle(credential, now) : verifyToken(credential, now))

@@ -80,3 +80,32 @@ export type CredentialError = BadCredential | CredentialExpired
 
 /** The session seated for a step's seat no longer exists (torn down or expired). */
 export class SeatHolderGone extends Data.TaggedError("SeatHolderGone")<{ readonly sid: string; readonly message: string }> {}
+
+/** 409: the step's submission is closed: a result was already submitted (or staged after one). */
+export class AlreadySubmitted extends Data.TaggedError("AlreadySubmitted")<{
+  readonly stepId: string
+  readonly message: string
+}> {}
+
+/** 409: the credential was minted before a seat take-over; the step now belongs to the new holder. */
+export class Superseded extends Data.TaggedError("Superseded")<{ readonly stepId: string; readonly message: string }> {}
+
+/** 400: `acquire` without `slot` on a run with several seats. */
+export class SlotRequired extends Data.TaggedError("SlotRequired")<{
+  readonly runId: string
+  readonly seats: ReadonlyArray<string>
+  readonly message: string
+}> {}
+
+/** 409: `wait: true` for a run that needs an operator while none is seated (nothing was created). */
+export class NeedsOperator extends Data.TaggedError("NeedsOperator")<{
+  readonly seats: ReadonlyArray<string>
+  readonly message: string
+}> {}
+
+/** 504: `wait: true` ran out of `wait_ms`; the run goes on. */
+export class WaitTimeout extends Data.TaggedError("WaitTimeout")<{
+  readonly runId: string
+  readonly waitMs: number
+  readonly message: string
+}> {}

@@ -28,6 +28,7 @@ import type {
 } from "../protocol/frames.js"
 import { makeReqId } from "../protocol/ids.js"
 import { type Withdrawal, type WithdrawalReason, withdraws } from "../protocol/withdrawal.js"
+import { cancelReason } from "./CancelReason.js"
 import { currentRequest } from "./CurrentRequest.js"
 import { type RequestError, RequestTimedOut, RequestWithdrawn, SessionTornDown } from "./OperatorErrors.js"
 import { trackRequest } from "./Telemetry.js"
@@ -276,7 +277,10 @@ class Session implements OperatorSessionShape {
             ? Effect.void
             : Effect.flatMap(this.takeIfCurrent(entry), (taken) =>
               // Still owed after the caller was interrupted: tell the operator to stop.
-              taken && Exit.isInterrupted(exit) ? this.cancel(entry.info.reqId, "interrupted") : Effect.void)
+              // (and why: a step displaced by a seat take-over says so, see CancelReason.ts)
+              taken && Exit.isInterrupted(exit)
+                ? Effect.flatMap(cancelReason, (reason) => this.cancel(entry.info.reqId, reason))
+                : Effect.void)
       )
     })
   }

@@ -20,7 +20,7 @@ import {
 } from "../protocol/records.js"
 import type { Withdrawal, WithdrawalReason } from "../protocol/withdrawal.js"
 import { Dispatcher, type RunDispatch } from "./Dispatcher.js"
-import { NotInterrupted, RunAlreadyFinished, SeatNotFound } from "./EngineErrors.js"
+import { NotInterrupted, RunAlreadyFinished, SeatNotFound, SlotRequired } from "./EngineErrors.js"
 import { evaluateFlow, type FlowError } from "./flow/evaluate.js"
 import { makeKeyedLock } from "./KeyedLock.js"
 import { RunRepo } from "./repos/RunRepo.js"
@@ -38,12 +38,12 @@ export interface RunLifecycleShape {
   readonly cancel: (run: RunRecord) => Effect.Effect<void, RunAlreadyFinished>
   /** Start an `interrupted` run again; its passed steps are not dispatched again. */
   readonly resume: (run: RunRecord, task: TaskRecord) => Effect.Effect<void, NotInterrupted>
-  /** Seat a live session (the caller checked it) in `slot` (default: the first declared seat). */
+  /** Seat a live session (the caller checked it) in `slot` (may be left out only when the run has one seat). */
   readonly acquire: (
     run: RunRecord,
     sid: Sid,
     slot?: string
-  ) => Effect.Effect<TakeResult, RunAlreadyFinished | SeatNotFound>
+  ) => Effect.Effect<TakeResult, RunAlreadyFinished | SeatNotFound | SlotRequired>
   /** Returns once the run is no longer live (at once when it is not). */
   readonly awaitEnd: (runId: RunId) => Effect.Effect<void>
 }
@@ -178,6 +178,7 @@ export class RunLifecycle extends Context.Tag("swarmgate/RunLifecycle")<RunLifec
                 yield* steps.sealRun(run.run_id)
                 yield* closeUnfinished(run.run_id, finishedAt)
               }
+              const error = status === "failed" && Exit.isFailure(exit) ? runError(exit.cause) : undefined
               yield* updateRun(run.run_id, (r) => {
                 const { error: _e, finished_at: _f, result: _r, ...rest } = r
                 return {
@@ -185,14 +186,20 @@ export class RunLifecycle extends Context.Tag("swarmgate/RunLifecycle")<RunLifec
                   status,
                   ...(status !== "interrupted" ? { finished_at: finishedAt } : {}),
                   ...(Exit.isSuccess(exit) ? { result: exit.value } : {}),
-                  ...(status === "failed" && Exit.isFailure(exit) ? { error: runError(exit.cause) } : {})
+                  ...(error !== undefined ? { error } : {})
                 }
               })
               // an interrupted run has not ended: it goes on when resumed; followers are told why the stream stops
+              // (a finished run's event says how it ended, so a follower needs no other request)
               yield* events.publish(
                 status === "interrupted"
                   ? { type: "run_interrupted", run_id: run.run_id, status, message: "the server stopped" }
-                  : { type: "run_finished", run_id: run.run_id, status }
+                  : {
+                    type: "run_finished",
+                    run_id: run.run_id,
+                    status,
+                    ...(error !== undefined ? { error, message: error.message } : {})
+                  }
               )
               yield* seats.close(run.run_id)
               live.delete(run.run_id)
@@ -285,6 +292,13 @@ export class RunLifecycle extends Context.Tag("swarmgate/RunLifecycle")<RunLifec
             })
           }
           const names = Object.keys(yield* seats.view(run.run_id))
+          if (slot === undefined && names.length > 1) {
+            return yield* new SlotRequired({
+              runId,
+              seats: names,
+              message: `run ${runId} has ${names.length} seats: name one as "slot" (${names.join(", ")})`
+            })
+          }
           const name = slot ?? names[0]
           if (name === undefined || !names.includes(name)) {
             return yield* new SeatNotFound({
@@ -297,13 +311,29 @@ export class RunLifecycle extends Context.Tag("swarmgate/RunLifecycle")<RunLifec
           }
           // not live (interrupted): only the stored seating changes
           const result = yield* seats.take(run.run_id, name, sid)
-          if (result.previous !== undefined && result.previous.sid !== sid) {
-            const list = yield* steps.listByRun(run.run_id)
-            const ofSeat = list.filter((s) => s.seat === name && !isStepFinished(s.status)).map((s) => s.step_id)
-            yield* withdrawAll({ run_id: run.run_id, step_ids: ofSeat }, "seat_taken_over", [result.previous.sid])
-          }
+          // The steps of the seat see the new generation themselves (agents/seated.ts): each
+          // cancels its pending request (seat_taken_over) and sends it again, also when the new
+          // holder is the same session. Here the old credentials stop counting.
+          if (result.previous !== undefined) yield* supersede(run.run_id, name, result.generation)
           return result
         })
+
+      /** Credentials of the seat's unfinished steps minted before `generation` are `superseded` from now on. */
+      const supersede = (runId: RunId, slot: string, generation: number) =>
+        Effect.flatMap(steps.listByRun(runId), (list) =>
+          Effect.forEach(
+            list.filter((s) => s.seat === slot && !isStepFinished(s.status)),
+            (s) => steps.supersede(s.step_id, generation),
+            { discard: true }
+          ))
+
+      // a torn-down session leaves its seats (teardown step 2): their steps wait for a new holder
+      yield* directory.onTeardown((sid) =>
+        Effect.flatMap(
+          seats.vacate(sid as Sid),
+          Effect.forEach((v) => supersede(v.runId, v.slot, v.generation), { discard: true })
+        )
+      )
 
       // runs that were running when the previous process stopped are interrupted, not running
       const stale = yield* runs.list({ status: "running" })

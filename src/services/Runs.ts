@@ -3,19 +3,22 @@
  * records and building their views. The run's life (fiber, cancel, resume, seats) is
  * RunLifecycle's; this service checks what the caller named and hands it over.
  */
-import { Clock, Context, Effect, Either, Layer, Option, type Stream } from "effect"
+import { Clock, Context, Duration, Effect, Either, Layer, Option, type Stream } from "effect"
 import { isRunId, isSid, isTaskId, newTaskId, type RunId, type Sid, type TaskId } from "../protocol/ids.js"
 import { type RunEvent, type RunRecord, type RunStatus, stepView, type TaskRecord } from "../protocol/records.js"
 import type { RunSummary, RunView, TaskSummary, TaskView } from "../protocol/views.js"
 import {
   BlueprintNotFound,
   InvalidBlueprint,
+  NeedsOperator,
   type NotInterrupted,
   type RunAlreadyFinished,
   RunNotFound,
   type SeatNotFound,
+  type SlotRequired,
   TaskNotFound,
-  UnknownSession
+  UnknownSession,
+  WaitTimeout
 } from "./EngineErrors.js"
 import { formatProblems, validateBlueprint } from "./flow/validate.js"
 import { BlueprintRepo } from "./repos/BlueprintRepo.js"
@@ -34,6 +37,8 @@ export interface LaunchRequest {
   readonly blueprint: string | unknown
   readonly input?: unknown
   readonly operator_sid?: string
+  /** The caller will wait for the end: refused (NeedsOperator) when no operator would be seated. */
+  readonly wait?: boolean
 }
 
 export interface NewRunRequest {
@@ -53,8 +58,8 @@ export interface RunsShape {
   /** `POST /v1/tasks`: a new task and its first run. */
   readonly launch: (
     request: LaunchRequest
-  ) => Effect.Effect<Launched, BlueprintNotFound | InvalidBlueprint | UnknownSession>
-  /** `POST /v1/tasks/:id/runs`: input defaults to the blueprint's default_input only. */
+  ) => Effect.Effect<Launched, BlueprintNotFound | InvalidBlueprint | UnknownSession | NeedsOperator>
+  /** `POST /v1/tasks/:id/runs`: without input, the task's original input (its first run's). */
   readonly runTask: (taskId: string, request: NewRunRequest) => Effect.Effect<Launched, TaskNotFound | UnknownSession>
   readonly listTasks: Effect.Effect<ReadonlyArray<TaskSummary>>
   readonly getTask: (taskId: string) => Effect.Effect<TaskView, TaskNotFound>
@@ -69,9 +74,9 @@ export interface RunsShape {
     runId: string,
     sid: string,
     slot?: string
-  ) => Effect.Effect<TakeResult, RunNotFound | RunAlreadyFinished | SeatNotFound | UnknownSession>
-  /** The run as `get` shows it, once it is no longer `running`. */
-  readonly awaitEnd: (runId: string) => Effect.Effect<RunView, RunNotFound>
+  ) => Effect.Effect<TakeResult, RunNotFound | RunAlreadyFinished | SeatNotFound | SlotRequired | UnknownSession>
+  /** The run as `get` shows it, once it is no longer `running`; WaitTimeout after `within` (the run goes on). */
+  readonly awaitEnd: (runId: string, within?: Duration.DurationInput) => Effect.Effect<RunView, RunNotFound | WaitTimeout>
   /** Past events, then live ones, ending after `run_finished`. */
   readonly events: (runId: string) => Effect.Effect<Stream.Stream<RunEvent>, RunNotFound>
 }
@@ -144,6 +149,14 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
         Effect.gen(function*() {
           const bp = yield* resolveBlueprint(request.blueprint)
           const sid = yield* checkSession(request.operator_sid)
+          const declared = (bp.blueprint.operators ?? []).map((o) => o.name)
+          if (request.wait === true && sid === undefined && declared.length > 0) {
+            // waiting would hang until someone acquires a seat: refused before anything is created
+            return yield* new NeedsOperator({
+              seats: declared,
+              message: `the blueprint's steps need an operator (seats: ${declared.join(", ")}) and none is seated`
+            })
+          }
           const task: TaskRecord = {
             task_id: newTaskId(),
             blueprint_id: bp.id,
@@ -159,7 +172,11 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
         Effect.gen(function*() {
           const task = yield* taskOf(taskId)
           const sid = yield* checkSession(request.operator_sid)
-          return yield* newRun(task, request.input, sid)
+          // a re-run without input repeats the task: its first run's input (defaults already merged)
+          const input = request.input !== undefined
+            ? request.input
+            : (yield* runs.listByTask(task.task_id))[0]?.input
+          return yield* newRun(task, input, sid)
         })
 
       const listTasks: RunsShape["listTasks"] = Effect.gen(function*() {
@@ -209,10 +226,21 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
             const holder = yield* checkSid(sid)
             return yield* lifecycle.acquire(run, holder, slot)
           }),
-        awaitEnd: (runId) =>
+        awaitEnd: (runId, within) =>
           Effect.gen(function*() {
             const run = yield* findRun(runId)
-            yield* lifecycle.awaitEnd(run.run_id)
+            const end = lifecycle.awaitEnd(run.run_id)
+            if (within !== undefined) {
+              const ms = Duration.toMillis(Duration.decode(within))
+              const ended = yield* Effect.timeoutOption(end, ms)
+              if (Option.isNone(ended)) {
+                return yield* new WaitTimeout({
+                  runId: run.run_id,
+                  waitMs: ms,
+                  message: `run ${run.run_id} did not end within wait_ms=${ms}`
+                })
+              }
+            } else yield* end
             return yield* view(yield* findRun(runId))
           }),
         events: (runId) => Effect.map(findRun(runId), (r) => events.stream(r.run_id))

@@ -17,8 +17,17 @@ export interface TakeResult {
   readonly previous?: SeatRecord
 }
 
+/** A live seat: its holder (null while empty) and its generation, also while empty. */
+interface Seating {
+  readonly sid: Sid | null
+  readonly generation: number
+}
+
+type LiveMap = Readonly<Record<string, Seating>>
+
 interface LiveSeats {
-  readonly seats: SubscriptionRef.SubscriptionRef<SeatMap>
+  /** One value for all seats of the run, so a step sees a take-over or a vacate atomically. */
+  readonly seats: SubscriptionRef.SubscriptionRef<LiveMap>
   /** Every sid that ever held a seat of the run: withdrawal on cancel reaches all of them. */
   readonly holders: Ref.Ref<ReadonlySet<Sid>>
 }
@@ -38,11 +47,28 @@ export interface SeatsShape {
   readonly take: (runId: RunId, slot: string, sid: Sid) => Effect.Effect<TakeResult>
   /** The current holder, waiting for one if the seat is empty; `onWait` runs once, only if it had to wait. */
   readonly await: (runId: RunId, slot: string, onWait: Effect.Effect<void>) => Effect.Effect<SeatRecord>
+  /**
+   * Completes once the seat's generation is no longer `generation` (taken over or vacated);
+   * at once if it already changed. Never while the run is not live.
+   */
+  readonly changed: (runId: RunId, slot: string, generation: number) => Effect.Effect<void>
+  /** The seat's generation now, while the run is live. */
+  readonly generation: (runId: RunId, slot: string) => Effect.Effect<Option.Option<number>>
+  /** Empty every seat `sid` holds in a live run (generation counts up); the seats it emptied. */
+  readonly vacate: (sid: Sid) => Effect.Effect<ReadonlyArray<TakeResult & { readonly runId: RunId }>>
   readonly holders: (runId: RunId) => Effect.Effect<ReadonlyArray<Sid>>
 }
 
 const toMap = (rows: ReadonlyArray<SeatingRecord>): SeatMap =>
   Object.fromEntries(rows.map((r) => [r.slot, r.sid === null ? null : { sid: r.sid, generation: r.generation }]))
+
+const toLive = (rows: ReadonlyArray<SeatingRecord>): LiveMap =>
+  Object.fromEntries(rows.map((r) => [r.slot, { sid: r.sid, generation: r.generation }]))
+
+const fromLive = (m: LiveMap): SeatMap =>
+  Object.fromEntries(
+    Object.entries(m).map(([slot, s]) => [slot, s.sid === null ? null : { sid: s.sid, generation: s.generation }])
+  )
 
 export class Seats extends Context.Tag("swarmgate/Seats")<Seats, SeatsShape>() {
   static readonly layer: Layer.Layer<Seats, never, SeatRepo> = Layer.effect(
@@ -72,9 +98,9 @@ export class Seats extends Context.Tag("swarmgate/Seats")<Seats, SeatsShape>() {
               kept.push(emptied)
             } else kept.push(row)
           }
-          const initial = toMap(kept)
+          const initial = toLive(kept)
           const seats = yield* SubscriptionRef.make(initial)
-          const sids = Object.values(initial).flatMap((s) => s === null ? [] : [s.sid])
+          const sids = Object.values(initial).flatMap((s) => s.sid === null ? [] : [s.sid])
           const holders = yield* Ref.make<ReadonlySet<Sid>>(new Set(sids))
           yield* Ref.update(live, (m) => new Map(m).set(runId, { seats, holders }))
         }))
@@ -89,7 +115,7 @@ export class Seats extends Context.Tag("swarmgate/Seats")<Seats, SeatsShape>() {
       const view = (runId: RunId) =>
         find(runId).pipe(Effect.flatMap(Option.match({
           onNone: () => Effect.map(repo.listByRun(runId), toMap),
-          onSome: (l) => SubscriptionRef.get(l.seats)
+          onSome: (l) => Effect.map(SubscriptionRef.get(l.seats), fromLive)
         })))
 
       const take: SeatsShape["take"] = (runId, slot, sid) =>
@@ -114,17 +140,50 @@ export class Seats extends Context.Tag("swarmgate/Seats")<Seats, SeatsShape>() {
           onNone: () => Effect.never,
           onSome: (l) =>
             Effect.gen(function*() {
-              const now = (yield* SubscriptionRef.get(l.seats))[slot]
-              if (now !== undefined && now !== null) return now
+              const held = (s: Seating | undefined): SeatRecord | undefined =>
+                s === undefined || s.sid === null ? undefined : { sid: s.sid, generation: s.generation }
+              const now = held((yield* SubscriptionRef.get(l.seats))[slot])
+              if (now !== undefined) return now
               yield* onWait
               const next = yield* l.seats.changes.pipe(
-                Stream.map((m) => m[slot]),
-                Stream.filter((s): s is SeatRecord => s !== undefined && s !== null),
+                Stream.map((m) => held(m[slot])),
+                Stream.filter((s): s is SeatRecord => s !== undefined),
                 Stream.runHead
               )
               return yield* Option.match(next, { onNone: () => Effect.never, onSome: Effect.succeed })
             })
         })))
+
+      const changed: SeatsShape["changed"] = (runId, slot, generation) =>
+        find(runId).pipe(Effect.flatMap(Option.match({
+          onNone: () => Effect.never,
+          // `changes` starts with the current value: a change made before we looked is seen at once
+          onSome: (l) =>
+            l.seats.changes.pipe(
+              Stream.filter((m) => (m[slot]?.generation ?? generation) !== generation),
+              Stream.runHead,
+              Effect.flatMap(Option.match({ onNone: () => Effect.never, onSome: () => Effect.void }))
+            )
+        })))
+
+      const vacate: SeatsShape["vacate"] = (sid) =>
+        Effect.gen(function*() {
+          const all = [...(yield* Ref.get(live)).entries()]
+          const emptied: Array<TakeResult & { readonly runId: RunId }> = []
+          for (const [runId, l] of all) {
+            yield* lock.withLock(runId)(Effect.gen(function*() {
+              // read under the lock: a take of the same run cannot come in between
+              const held = Object.entries(yield* SubscriptionRef.get(l.seats)).filter(([, s]) => s.sid === sid)
+              for (const [slot, s] of held) {
+                const generation = s.generation + 1
+                yield* repo.put({ run_id: runId, slot, sid: null, generation })
+                yield* SubscriptionRef.update(l.seats, (m) => ({ ...m, [slot]: { sid: null, generation } }))
+                emptied.push({ runId, slot, generation, previous: { sid, generation: s.generation } })
+              }
+            }))
+          }
+          return emptied
+        })
 
       return {
         declare,
@@ -133,6 +192,13 @@ export class Seats extends Context.Tag("swarmgate/Seats")<Seats, SeatsShape>() {
         view,
         take,
         await: awaitSeat,
+        changed,
+        vacate,
+        generation: (runId, slot) =>
+          find(runId).pipe(Effect.flatMap(Option.match({
+            onNone: () => Effect.succeedNone,
+            onSome: (l) => Effect.map(SubscriptionRef.get(l.seats), (m) => Option.fromNullable(m[slot]?.generation))
+          }))),
         holders: (runId) =>
           find(runId).pipe(Effect.flatMap(Option.match({
             onNone: () => Effect.succeed([]),

@@ -17,6 +17,8 @@ export interface SessionDirectoryShape {
   readonly roles: (sid: string) => Effect.Effect<Option.Option<Context.Context<Roles>>>
   /** Withdraw the pending requests `target` names from that session (0 when the sid is unknown). */
   readonly withdraw: (sid: string, target: Withdrawal, reason: WithdrawalReason) => Effect.Effect<number>
+  /** Run `f` when a session is torn down, before its pending requests fail (the engine vacates its seats). */
+  readonly onTeardown: (f: (sid: string) => Effect.Effect<void>) => Effect.Effect<void>
 }
 
 export interface DirectoryEntry {
@@ -27,7 +29,8 @@ export interface DirectoryEntry {
 export class SessionDirectory extends Context.Tag("swarmgate/SessionDirectory")<SessionDirectory, SessionDirectoryShape>() {
   /** A directory over a lookup function (tests, or any registry). */
   static readonly fromLookup = (
-    lookup: (sid: string) => Effect.Effect<Option.Option<DirectoryEntry>>
+    lookup: (sid: string) => Effect.Effect<Option.Option<DirectoryEntry>>,
+    onTeardown: SessionDirectoryShape["onTeardown"] = () => Effect.void
   ): Layer.Layer<SessionDirectory> =>
     Layer.succeed(SessionDirectory, {
       exists: (sid) => Effect.map(lookup(sid), Option.isSome),
@@ -36,14 +39,16 @@ export class SessionDirectory extends Context.Tag("swarmgate/SessionDirectory")<
         Effect.flatMap(lookup(sid), Option.match({
           onNone: () => Effect.succeed(0),
           onSome: (e) => e.session.withdraw(target, reason)
-        }))
+        })),
+      onTeardown
     })
 
   /** The directory over the server's session registry. */
   static readonly fromSessions: Layer.Layer<SessionDirectory, never, Sessions> = Layer.unwrapEffect(
     Effect.map(Sessions, (sessions) =>
-      SessionDirectory.fromLookup((sid) =>
-        Effect.map(sessions.get(sid), Option.map((live) => ({ session: live.session, roles: live.roles })))
+      SessionDirectory.fromLookup(
+        (sid) => Effect.map(sessions.get(sid), Option.map((live) => ({ session: live.session, roles: live.roles }))),
+        sessions.onTeardown
       ))
   )
 }

@@ -78,7 +78,13 @@ export interface SessionsShape {
   /** Tear the session down if it has no socket and was last accessed longer ago than the horizon. */
   readonly expireIfIdle: (sid: string) => Effect.Effect<boolean>
   /** expireIfIdle over every session; the number expired. */
+  readonly expireIdle: Effect.Effect<number>
+  /** expireIdle, as the periodic sweep (its time is recorded). */
   readonly sweep: Effect.Effect<number>
+  /** Clock millis of the last sweep, if one ran. */
+  readonly lastSweepAt: Effect.Effect<Option.Option<number>>
+  /** Run `f` in step 2 of every teardown (the session still exists, its requests not yet failed). */
+  readonly onTeardown: (f: (sid: string) => Effect.Effect<void>) => Effect.Effect<void>
   /** For routes that accept any live session's token. */
   readonly isKnownTokenOfAnySession: (token: string) => Effect.Effect<boolean>
 }
@@ -120,6 +126,8 @@ export const make = (
     // an entry leaves it in step 2 of teardown, before the session itself goes
     const sessions = yield* Ref.make(HashMap.empty<string, Live>())
     const seqRef = yield* Ref.make(0)
+    const teardownHooks = yield* Ref.make<ReadonlyArray<(sid: string) => Effect.Effect<void>>>([])
+    const lastSweep = yield* Ref.make(Option.none<number>())
 
     const lookup = (sid: string) => Effect.map(Ref.get(sessions), HashMap.get(sid))
 
@@ -161,6 +169,8 @@ export const make = (
         if (Option.isNone(found)) return
         const live = found.value
         yield* repo.delete(sid)
+        // step 2: the engine lets go of it (its seats are vacated) before its requests fail
+        yield* Effect.forEach(yield* Ref.get(teardownHooks), (f) => f(sid), { discard: true })
         yield* Ref.update(sessions, HashMap.remove(sid))
         yield* live.session.teardown(reason)
         yield* Scope.close(live.scope, Exit.void)
@@ -268,11 +278,16 @@ export const make = (
             return summary
           })))
 
-    const sweep = Effect.flatMap(Ref.get(sessions), (all) =>
+    const expireIdle = Effect.flatMap(Ref.get(sessions), (all) =>
       Effect.map(
         Effect.forEach(HashMap.keys(all), expireIfIdle),
         (expired) => expired.filter(Boolean).length
       ))
+    // the periodic sweep: GET /v1/status reports when it last ran
+    const sweep = Effect.zipLeft(
+      expireIdle,
+      Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.set(lastSweep, Option.some(now)))
+    )
 
     const isKnownTokenOfAnySession = (token: string) =>
       Effect.gen(function*() {
@@ -314,7 +329,10 @@ export const make = (
       teardown,
       touch,
       expireIfIdle,
+      expireIdle,
       sweep,
+      lastSweepAt: Ref.get(lastSweep),
+      onTeardown: (f) => Ref.update(teardownHooks, (hooks) => [...hooks, f]),
       isKnownTokenOfAnySession
     }
     return shape

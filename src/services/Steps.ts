@@ -14,7 +14,7 @@ import {
   type Submission
 } from "../protocol/records.js"
 import type { Outcome } from "./agents/outcome.js"
-import { StepGone, VerdictRefused } from "./EngineErrors.js"
+import { AlreadySubmitted, StepGone, Superseded, VerdictRefused } from "./EngineErrors.js"
 import { makeKeyedLock } from "./KeyedLock.js"
 import { StepRepo } from "./repos/StepRepo.js"
 
@@ -31,17 +31,29 @@ export interface StepsShape {
   readonly setStatus: (stepId: StepId, status: "waiting_for_operator" | "running") => Effect.Effect<void>
   /** The payload a worker fetches with its credential. */
   readonly setPrompt: (stepId: StepId, prompt: PromptPayload) => Effect.Effect<void>
-  /** The spawn's req_id, so a resume re-issues it with the same id. */
-  readonly spawnRecorded: (stepId: StepId, reqId: ReqId) => Effect.Effect<void>
-  /** The step if it still takes worker input, else StepGone saying why. */
-  readonly takingInput: (stepId: StepId) => Effect.Effect<StepRecord, StepGone>
-  /** A worker's result (last wins); a pass must be one of the agent's verdicts when it has any. */
+  /** The spawn's req_id (a resume re-issues it with the same id) and the seat generation it went to. */
+  readonly spawnRecorded: (stepId: StepId, reqId: ReqId, generation: number) => Effect.Effect<void>
+  /**
+   * The seat was taken over (or vacated) at `generation`: credentials minted for an older one
+   * are refused from now on, and what the displaced worker sent is dropped (the step is sent
+   * again). Nothing changes on a step that is finished or sealed.
+   */
+  readonly supersede: (stepId: StepId, generation: number) => Effect.Effect<void>
+  /** The step if it still takes input from a credential of `generation`, else why not. */
+  readonly takingInput: (stepId: StepId, generation: number) => Effect.Effect<StepRecord, StepGone | Superseded>
+  /** A worker's result: the first closes the submission; a pass must be one of the agent's verdicts when it has any. */
   readonly acceptSubmission: (
     stepId: StepId,
-    submission: Submission
-  ) => Effect.Effect<StepRecord, StepGone | VerdictRefused>
-  /** A named artifact part. */
-  readonly stagePart: (stepId: StepId, name: string, part: unknown) => Effect.Effect<StepRecord, StepGone>
+    submission: Submission,
+    generation: number
+  ) => Effect.Effect<StepRecord, StepGone | Superseded | AlreadySubmitted | VerdictRefused>
+  /** A named artifact part; refused once a result was submitted. */
+  readonly stagePart: (
+    stepId: StepId,
+    name: string,
+    part: unknown,
+    generation: number
+  ) => Effect.Effect<StepRecord, StepGone | Superseded | AlreadySubmitted>
   /** Close the step to worker input; the record as it was sealed (None when it is missing). */
   readonly seal: (stepId: StepId) => Effect.Effect<Option.Option<StepRecord>>
   /** Record how the step ended (sealed too); the new record, None when it is missing. */
@@ -61,12 +73,22 @@ const verdictOf = (value: unknown): string | undefined => {
 const gone = (stepId: string, why: string) =>
   new StepGone({ stepId, message: `step ${stepId} takes no more input: ${why}` })
 
-const inputRefusal = (s: StepRecord): StepGone | undefined =>
+const inputRefusal = (s: StepRecord, generation: number): StepGone | Superseded | undefined =>
   isStepFinished(s.status)
     ? gone(s.step_id, `it has finished (${s.status})`)
     : s.sealed === true
     ? gone(s.step_id, "its result has already been taken")
+    : generation < (s.worker_generation ?? 0)
+    ? new Superseded({
+      stepId: s.step_id,
+      message: `this step was handed to another seat holder (generation ${s.worker_generation}); ` +
+        `this credential was minted for generation ${generation}`
+    })
     : undefined
+
+const closed = (s: StepRecord, what: string) =>
+  // the message names no ids: the caller knows its step, and an error echoes only what it was sent
+  new AlreadySubmitted({ stepId: s.step_id, message: `this step already has its result: ${what}` })
 
 export class Steps extends Context.Tag("swarmgate/Steps")<Steps, StepsShape>() {
   static readonly layer: Layer.Layer<Steps, never, StepRepo> = Layer.effect(
@@ -93,13 +115,14 @@ export class Steps extends Context.Tag("swarmgate/Steps")<Steps, StepsShape>() {
       const update = (stepId: StepId, f: (s: StepRecord) => StepRecord) =>
         Effect.asVoid(modify(stepId, (s) => Effect.succeed([undefined, Option.some(f(s))] as const)))
 
-      /** A worker verb: refused when the step no longer takes input. */
+      /** A worker verb: refused when the step no longer takes input (from this credential's generation). */
       const input = <E>(
         stepId: StepId,
+        generation: number,
         f: (s: StepRecord) => Effect.Effect<StepRecord, E>
-      ): Effect.Effect<StepRecord, E | StepGone> =>
-        modify(stepId, (s): Effect.Effect<readonly [StepRecord, Option.Option<StepRecord>], E | StepGone> => {
-          const refusal = inputRefusal(s)
+      ): Effect.Effect<StepRecord, E | StepGone | Superseded> =>
+        modify(stepId, (s): Effect.Effect<readonly [StepRecord, Option.Option<StepRecord>], E | StepGone | Superseded> => {
+          const refusal = inputRefusal(s, generation)
           if (refusal !== undefined) return Effect.fail(refusal)
           return Effect.map(f(s), (next) => [next, Option.some(next)] as const)
         }).pipe(Effect.flatMap(Option.match({
@@ -107,17 +130,20 @@ export class Steps extends Context.Tag("swarmgate/Steps")<Steps, StepsShape>() {
           onSome: (r): Effect.Effect<StepRecord, StepGone> => Effect.succeed(r)
         })))
 
-      const takingInput: StepsShape["takingInput"] = (stepId) =>
+      const takingInput: StepsShape["takingInput"] = (stepId, generation) =>
         Effect.flatMap(repo.get(stepId), Option.match({
           onNone: () => Effect.fail(gone(stepId, "it no longer exists")),
           onSome: (s) => {
-            const refusal = inputRefusal(s)
+            const refusal = inputRefusal(s, generation)
             return refusal !== undefined ? Effect.fail(refusal) : Effect.succeed(s)
           }
         }))
 
-      const acceptSubmission: StepsShape["acceptSubmission"] = (stepId, submission) =>
-        input(stepId, (s): Effect.Effect<StepRecord, VerdictRefused> => {
+      const acceptSubmission: StepsShape["acceptSubmission"] = (stepId, submission, generation) =>
+        input(stepId, generation, (s): Effect.Effect<StepRecord, VerdictRefused | AlreadySubmitted> => {
+          if (s.submission !== undefined) {
+            return Effect.fail(closed(s, `a ${s.submission.verdict} result was submitted at ${s.submission.at}`))
+          }
           if (submission.verdict === "pass" && s.verdicts !== undefined) {
             const v = verdictOf(submission.value)
             if (v === undefined || !s.verdicts.includes(v)) {
@@ -144,7 +170,8 @@ export class Steps extends Context.Tag("swarmgate/Steps")<Steps, StepsShape>() {
         sealed: true,
         ...("value" in end && end.value !== undefined ? { value: end.value } : {}),
         ...(end.error !== undefined ? { error: end.error } : {}),
-        ...("stats" in end && end.stats !== undefined ? { stats: end.stats } : {})
+        ...("stats" in end && end.stats !== undefined ? { stats: end.stats } : {}),
+        ...("source" in end && end.source !== undefined ? { value_source: end.source } : {})
       })
 
       // Only a seated (operator) step has a worker that writes to it; the others (builtin,
@@ -176,10 +203,31 @@ export class Steps extends Context.Tag("swarmgate/Steps")<Steps, StepsShape>() {
         listByRun: repo.listByRun,
         setStatus: (stepId, status: StepStatus) => update(stepId, (s) => ({ ...s, status })),
         setPrompt: (stepId, prompt) => update(stepId, (s) => ({ ...s, prompt })),
-        spawnRecorded: (stepId, reqId) => update(stepId, (s) => ({ ...s, spawn_req_id: reqId })),
+        spawnRecorded: (stepId, reqId, generation) =>
+          update(stepId, (s) => ({
+            ...s,
+            spawn_req_id: reqId,
+            worker_generation: Math.max(generation, s.worker_generation ?? 0)
+          })),
+        supersede: (stepId, generation) =>
+          Effect.asVoid(modify(stepId, (s) => {
+            if (isStepFinished(s.status) || s.sealed === true || generation <= (s.worker_generation ?? 0)) {
+              return Effect.succeed([undefined, Option.none()] as const)
+            }
+            const { parts: _p, submission: _s, ...rest } = s
+            return Effect.succeed([undefined, Option.some<StepRecord>({ ...rest, worker_generation: generation })] as const)
+          })),
         takingInput,
         acceptSubmission,
-        stagePart: (stepId, name, part) => input(stepId, (s) => Effect.succeed({ ...s, parts: { ...s.parts, [name]: part } })),
+        stagePart: (stepId, name, part, generation) =>
+          input(
+            stepId,
+            generation,
+            (s): Effect.Effect<StepRecord, AlreadySubmitted> =>
+              s.submission !== undefined
+                ? Effect.fail(closed(s, `parts cannot be staged after the submit of ${s.submission.at}`))
+                : Effect.succeed({ ...s, parts: { ...s.parts, [name]: part } })
+          ),
         seal,
         finish,
         sealRun

@@ -12,12 +12,14 @@ import { withSeat } from "./agents/seated.js"
 import { Capabilities, type StepBinding } from "./Capabilities.js"
 import { withParentRequest } from "./CurrentRequest.js"
 import {
+  type AlreadySubmitted,
   AskFailed,
   type BadCredential,
   BadWorkerInput,
   type CredentialExpired,
   OutputNotFound,
   StepGone,
+  type Superseded,
   VerdictRefused,
   WrongStep
 } from "./EngineErrors.js"
@@ -31,6 +33,8 @@ import type { SessionDirectory } from "./SessionDirectory.js"
 import { Steps } from "./Steps.js"
 
 type CredentialError = BadCredential | CredentialExpired
+/** Why a verified credential's step takes no input (finished/sealed, or taken over). */
+type Refused = StepGone | Superseded
 
 export interface Submitted {
   readonly task_id: string
@@ -73,36 +77,36 @@ export interface WorkerShape {
   readonly prompt: (
     credential: WorkerCredential,
     taskId?: string
-  ) => Effect.Effect<PromptPayload, CredentialError | WrongStep | StepGone>
+  ) => Effect.Effect<PromptPayload, CredentialError | WrongStep | Refused>
   /** `POST /v1/worker/submit?verdict=`; the raw body is parsed as in parseResult.ts. */
   readonly submit: (
     credential: WorkerCredential,
     body: string | Uint8Array,
     verdict?: Verdict
-  ) => Effect.Effect<Submitted, CredentialError | StepGone | VerdictRefused>
+  ) => Effect.Effect<Submitted, CredentialError | Refused | AlreadySubmitted | VerdictRefused>
   /** `POST /v1/worker/result` `{value, ok}`: ok → verdict pass, else blocked. */
   readonly result: (
     credential: WorkerCredential,
     result: { readonly value: unknown; readonly ok: boolean }
-  ) => Effect.Effect<Submitted, CredentialError | StepGone | VerdictRefused>
+  ) => Effect.Effect<Submitted, CredentialError | Refused | AlreadySubmitted | VerdictRefused>
   /** `POST /v1/worker/artifact?name=`: stage a named part (parsed like a submit). */
   readonly artifact: (
     credential: WorkerCredential,
     name: string,
     body: string | Uint8Array
-  ) => Effect.Effect<StagedPart, CredentialError | StepGone | BadWorkerInput>
+  ) => Effect.Effect<StagedPart, CredentialError | Refused | AlreadySubmitted | BadWorkerInput>
   /** `POST /v1/worker/ask`: an `ask` to the seat's session, nested under the step's spawn. */
   readonly ask: (
     credential: WorkerCredential,
     question: unknown
-  ) => Effect.Effect<{ readonly answer: unknown }, CredentialError | StepGone | AskFailed>
+  ) => Effect.Effect<{ readonly answer: unknown }, CredentialError | Refused | AskFailed>
   /** `POST /v1/data/emit?name=`. */
   readonly emit: (
     credential: WorkerCredential,
     name: string,
     body: Uint8Array,
     contentType?: string
-  ) => Effect.Effect<Emitted, CredentialError | StepGone | BadWorkerInput>
+  ) => Effect.Effect<Emitted, CredentialError | Refused | BadWorkerInput>
   /** `GET /v1/data/:ref`: ref = out_id, or a name (latest output of that name in the run). */
   readonly getData: (
     access: DataAccess,
@@ -134,7 +138,7 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
         Effect.gen(function*() {
           const binding = yield* verified(credential)
           const at = new Date(yield* Clock.currentTimeMillis).toISOString()
-          const s = yield* steps.acceptSubmission(binding.stepId, { value, verdict, at })
+          const s = yield* steps.acceptSubmission(binding.stepId, { value, verdict, at }, binding.generation)
           return { task_id: s.step_id, bytes }
         })
 
@@ -144,7 +148,7 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
           if (taskId !== undefined && taskId !== binding.stepId) {
             return yield* new WrongStep({ message: `this credential belongs to another step than ${taskId}` })
           }
-          const s = yield* steps.takingInput(binding.stepId)
+          const s = yield* steps.takingInput(binding.stepId, binding.generation)
           if (s.prompt === undefined) {
             return yield* new StepGone({
               stepId: s.step_id,
@@ -159,14 +163,14 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
           if (name.trim() === "") return yield* new BadWorkerInput({ message: "name: give the part a non-empty name" })
           const binding = yield* verified(credential)
           const part = parseResultBody(body)
-          const s = yield* steps.stagePart(binding.stepId, name, part)
+          const s = yield* steps.stagePart(binding.stepId, name, part, binding.generation)
           return { task_id: s.step_id, name, bytes: byteLength(body) }
         })
 
       const ask: WorkerShape["ask"] = (credential, question) =>
         Effect.gen(function*() {
           const binding = yield* verified(credential)
-          const s = yield* steps.takingInput(binding.stepId)
+          const s = yield* steps.takingInput(binding.stepId, binding.generation)
           if (s.seat === undefined) {
             return yield* new AskFailed({ message: `step ${s.step_id} has no operator seat to ask` })
           }
@@ -175,9 +179,21 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
           const answer = yield* withSeat(s.run_id, seat, (holder) => {
             const reqId = makeReqId(holder.sid, "ask")
             const call = Effect.flatMap(SeniorBridge, (b) => b.ask({ taskId: s.step_id, runId: s.run_id, question, reqId }))
+            const answered = { ...base, type: "request_answered" as const, req_id: reqId, sid: holder.sid }
             return events.publish({ type: "request_sent", ...base, req_id: reqId, sid: holder.sid }).pipe(
               Effect.zipRight(s.spawn_req_id !== undefined ? withParentRequest(call, s.spawn_req_id) : call),
-              Effect.tap(() => events.publish({ type: "request_answered", ...base, req_id: reqId, sid: holder.sid, status: "ok" }))
+              // a failed ask is answered in the log too, as operator requests of the step are
+              Effect.tapErrorCause((cause) =>
+                events.publish({
+                  ...answered,
+                  status: "error",
+                  message: Option.match(Cause.failureOption(cause), {
+                    onNone: () => "the ask was withdrawn",
+                    onSome: (e) => e.message
+                  })
+                })
+              ),
+              Effect.tap(() => events.publish({ ...answered, status: "ok" }))
             )
           }).pipe(
             Effect.provide(seatDeps),
@@ -200,7 +216,7 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
         Effect.gen(function*() {
           if (name.trim() === "") return yield* new BadWorkerInput({ message: "name: give the output a non-empty name" })
           const binding = yield* verified(credential)
-          const s = yield* steps.takingInput(binding.stepId)
+          const s = yield* steps.takingInput(binding.stepId, binding.generation)
           const record: OutputRecord = {
             out_id: newOutId(),
             run_id: s.run_id,

@@ -8,12 +8,15 @@ import { WebSocket } from "ws"
 import { AppLive, type EngineOptions } from "../../src/layers/App.js"
 import type { ServerConfigInput } from "../../src/layers/ServerConfig.js"
 import { Sessions, type SessionsShape } from "../../src/services/Sessions.js"
+import { Steps, type StepsShape } from "../../src/services/Steps.js"
 
 export interface TestServer {
   readonly url: string
   readonly wsUrl: string
   readonly port: number
   readonly sessions: SessionsShape
+  /** The step records, to check what the API does not show. */
+  readonly steps?: StepsShape
   readonly run: <A, E>(effect: Effect.Effect<A, E, never>) => Promise<A>
   readonly close: () => Promise<void>
 }
@@ -23,16 +26,17 @@ export const startServer = async (input: ServerConfigInput = {}, engine: EngineO
     Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
   )
   const runtime = ManagedRuntime.make(layer)
-  const { port, sessions } = await runtime.runPromise(Effect.gen(function*() {
+  const { port, sessions, steps } = await runtime.runPromise(Effect.gen(function*() {
     const server = yield* HttpServer.HttpServer
     const port = server.address._tag === "TcpAddress" ? server.address.port : 0
-    return { port, sessions: yield* Sessions }
+    return { port, sessions: yield* Sessions, steps: yield* Steps }
   }))
   return {
     url: `http://127.0.0.1:${port}`,
     wsUrl: `ws://127.0.0.1:${port}`,
     port,
     sessions,
+    steps,
     run: (effect) => Effect.runPromise(effect),
     close: () => runtime.dispose()
   }

@@ -54,8 +54,10 @@ describe("health", () => {
     await login(server, "status probe")
     const reply = await request(server, "GET", "/v1/status")
     expect(reply.status).toBe(200)
-    expect(Object.keys(reply.json).sort()).toEqual(
-      ["connected_sessions", "pending_requests", "running_runs", "sessions", "storage", "uptime_secs"]
+    // last_sweep_at appears once the periodic sweep has run
+    expect(Object.keys(reply.json).filter((k) => k !== "last_sweep_at").sort()).toEqual(
+      ["connected_sessions", "pending_requests", "running_runs", "session_idle_secs", "sessions", "storage", "sweep_every_secs",
+        "uptime_secs"]
     )
     expect(reply.json.storage).toBe("memory")
     expect(reply.json.running_runs).toBe(0)

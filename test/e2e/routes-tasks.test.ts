@@ -190,14 +190,14 @@ describe("GET /v1/tasks and /v1/tasks/:id", () => {
 })
 
 describe("POST /v1/tasks/:id/runs", () => {
-  it("202 a new run of the same task; an empty body re-runs with the defaults", async () => {
+  it("202 a new run of the same task; an empty body re-runs with the task's original input", async () => {
     const launched = await launch(server, { blueprint: identityBlueprint({ default_input: { d: true } }), input: { i: 1 } })
     const empty = await request(server, "POST", `/v1/tasks/${launched.task_id}/runs`)
     expect(empty.status, empty.text).toBe(202)
     expect(empty.json).toEqual({ task_id: launched.task_id, run_id: expect.stringMatching(/^R-/), status: "running" })
     expect(empty.json.run_id).not.toBe(launched.run_id)
     const run = await waitRun(server, empty.json.run_id)
-    expect(run.input).toEqual({ d: true })
+    expect(run.input).toEqual({ d: true, i: 1 })
   })
 
   it("unknown task 404, unknown operator_sid 404, unknown field 400", async () => {

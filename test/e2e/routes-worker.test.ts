@@ -187,7 +187,8 @@ describe("POST /v1/worker/submit", () => {
     expect(reply.json.error.message).toMatch(/pass, blocked, skip/)
     const run = await finish(out)
     // no submission: the step fell back to the spawn_ack value
-    expect(run.steps[0].value).toBeNull()
+    // no submission and an empty spawn_ack value: no_result
+    expect(run.steps[0].error).toContain("no_result")
   })
 
   it("a result outside the agent's verdicts is 422 listing the allowed ones", async () => {
@@ -227,7 +228,8 @@ describe("POST /v1/worker/submit", () => {
     const anonymous = await declaredPost(server, "/v1/worker/submit", {}, 64 * 1024 * 1024)
     expect(anonymous.status).toBe(413)
     const run = await finish(out)
-    expect(run.steps[0].value).toBeNull()
+    // no submission and an empty spawn_ack value: no_result
+    expect(run.steps[0].error).toContain("no_result")
   })
 
   it("no credential is 401", async () => {

@@ -286,7 +286,7 @@ describe("worker verbs", () => {
       expect(run.result).toMatchObject({ plan: "done" })
     }).pipe(Effect.provide(testLayer())))
 
-  it.scoped("last submit wins; a submit after the step finished is StepGone and changes nothing", () =>
+  it.scoped("the first submit closes the submission (a second is AlreadySubmitted); after the step finished StepGone", () =>
     Effect.gen(function*() {
       const runs = yield* Runs
       const worker = yield* Worker
@@ -295,7 +295,8 @@ describe("worker verbs", () => {
           ? Effect.gen(function*() {
             const first = yield* worker.submit(f.worker_handle ?? "", `{"v": 1}`)
             expect(first).toEqual({ task_id: f.task_id, bytes: 8 })
-            yield* worker.submit(f.worker_handle ?? "", `{"v": 2}`)
+            const second = yield* Effect.flip(worker.submit(f.worker_handle ?? "", `{"v": 2}`))
+            expect(second._tag).toBe("AlreadySubmitted")
             return Option.some({ type: "spawn_ack", value: "ack value loses", ok: true } as Reply)
           })
           : Effect.succeedNone
@@ -305,13 +306,13 @@ describe("worker verbs", () => {
         operator_sid: op.sid
       })
       const run = yield* runs.awaitEnd(run_id)
-      expect(run.result).toMatchObject({ plan: { v: 2 } })
+      expect(run.result).toMatchObject({ plan: { v: 1 } })
       const handle = spawnsOf(yield* op.frames)[0]?.worker_handle ?? ""
       const late = yield* Effect.flip(worker.submit(handle, `{"v": 3}`))
       expect(late._tag).toBe("StepGone")
       expect((yield* Effect.flip(worker.result(handle, { value: 3, ok: true })))._tag).toBe("StepGone")
       expect((yield* Effect.flip(worker.artifact(handle, "x", "y")))._tag).toBe("StepGone")
-      expect((yield* runs.get(run_id)).steps[0]?.value).toEqual({ v: 2 })
+      expect((yield* runs.get(run_id)).steps[0]?.value).toEqual({ v: 1 })
     }).pipe(Effect.provide(testLayer())))
 
   it.scoped("without a submit the step's value is the spawn_ack value", () =>

@@ -104,11 +104,11 @@ describe("worker verbs", () => {
       expect(result.maybe).toEqual(refused("\"maybe\""))
       expect(result.noVerdict).toEqual(refused("{\"v\":1}"))
       expect(result.objectOk).toEqual({ ok: { task_id: spawn.task_id, bytes: Buffer.byteLength("{\"verdict\": \" reject \", \"why\": \"x\"}") } })
-      expect(result.resultNotOk).toEqual({ ok: { task_id: spawn.task_id, bytes: 10 } })
-      expect(result.skip).toEqual({ ok: { task_id: spawn.task_id, bytes: 8 } })
-      expect(result.last).toEqual({ ok: { task_id: spawn.task_id, bytes: 9 } })
-      // last submit wins; the verdict is checked trimmed, the value is kept as sent (less the final newline)
-      expect(run.steps[0]).toMatchObject({ status: "passed", value: " approve" })
+      // a refused verdict stores nothing; the first accepted submit closes the submission
+      expect(result.resultNotOk).toMatchObject({ tag: "AlreadySubmitted" })
+      expect(result.skip).toMatchObject({ tag: "AlreadySubmitted" })
+      expect(result.last).toMatchObject({ tag: "AlreadySubmitted" })
+      expect(run.steps[0]).toMatchObject({ status: "passed", value: { verdict: " reject ", why: "x" } })
     }).pipe(Effect.provide(testLayer())))
 
   it.scopedLive("artifact and emit need a non-empty name; staged parts fold into the step value", () =>

@@ -4,8 +4,9 @@
  * `hook_after`; `senior_escalation` asks the seat's session to rescue a blocked step;
  * `metadata.project_name_alias` goes into the step context and the directive.
  *
- * The step's value is what the worker submitted over HTTP (last submit wins, staged parts
- * fold into `{out, parts}`); without a submit it is the spawn_ack value.
+ * The step's value is what the worker submitted over HTTP (the first submit closes the
+ * submission, staged parts fold into `{out, parts}`); without a submit it is the spawn_ack
+ * value, and an empty one (the sub-agent submitted nothing) fails the step with `no_result`.
  */
 import { Effect, Either, Option } from "effect"
 import type { Blueprint, OperatorAgent } from "../../protocol/blueprint.js"
@@ -22,7 +23,7 @@ import { RunEvents } from "../RunEvents.js"
 import type { Seats } from "../Seats.js"
 import type { SessionDirectory } from "../SessionDirectory.js"
 import { Steps } from "../Steps.js"
-import { blocked, failed, type Outcome, passed } from "./outcome.js"
+import { blocked, failed, type Outcome, passed, skipped } from "./outcome.js"
 import { withSeat } from "./seated.js"
 
 export interface OperatorStep {
@@ -52,24 +53,32 @@ export const ESCALATION_REASON = "worker reported ok=false"
 export const foldParts = (value: unknown, parts: Readonly<Record<string, unknown>> | undefined): unknown =>
   parts !== undefined && Object.keys(parts).length > 0 ? { out: value, parts } : value
 
+/** `null`, `{}`, `""`: what an operator acks when its sub-agent was to submit the result. */
+const isEmptyValue = (v: unknown): boolean =>
+  v === null || v === undefined || v === "" ||
+  (typeof v === "object" && !Array.isArray(v) && Object.keys(v as object).length === 0)
+
+export const NO_RESULT = "no_result: the sub-agent submitted nothing (spawn_ack ok:true with an empty value and no " +
+  "submit to /v1/worker/submit)"
+
 /** What the worker's submission (or, without one, the spawn reply) makes of the step. */
 const fromResult = (rec: StepRecord, result: WorkerResult | undefined): Outcome => {
   const stats = result?.stats
   const sub = rec.submission
   if (sub !== undefined) {
     const value = foldParts(sub.value, rec.parts)
-    switch (sub.verdict) {
-      case "pass":
-        return passed(value, stats)
-      case "blocked":
-        return blocked(value, "the worker submitted verdict blocked", stats)
-      case "skip":
-        return { status: "skipped", value, ...(stats !== undefined ? { stats } : {}) }
-    }
+    const outcome = sub.verdict === "pass"
+      ? passed(value, stats)
+      : sub.verdict === "blocked"
+      ? blocked(value, "the worker submitted verdict blocked", stats)
+      : skipped(value, stats)
+    // the step record says which result won when the spawn_ack carried a value too
+    return { ...outcome, source: "submit" }
   }
   if (result === undefined) return blocked(null, "the worker submitted nothing")
+  if (result.ok && isEmptyValue(result.value) && rec.parts === undefined) return failed(NO_RESULT)
   const value = foldParts(result.value, rec.parts)
-  return result.ok ? passed(value, stats) : blocked(value, ESCALATION_REASON, stats)
+  return { ...(result.ok ? passed(value, stats) : blocked(value, ESCALATION_REASON, stats)), source: "spawn_ack" }
 }
 
 const messageOf = (e: unknown): string =>
@@ -128,7 +137,11 @@ export const runOperatorStep = (s: OperatorStep): Effect.Effect<Outcome, never, 
       context
     }
     yield* steps.setPrompt(stepId, prompt)
-    let cap: Capability = yield* caps.mint(stepId, runId)
+    // minted per seat generation: a take-over hands out a new handle and token, and the old
+    // ones are `superseded`
+    let cap: Capability | undefined
+    // after a restart the same request goes out again with its req_id, once, if it goes to the same session
+    let resumedReqId = s.resumed?.spawn_req_id
 
     const spawn = withSeat(runId, seat, (holder) =>
       Effect.gen(function*() {
@@ -137,18 +150,21 @@ export const runOperatorStep = (s: OperatorStep): Effect.Effect<Outcome, never, 
           yield* tracked("hook_before", holder.sid, reqId, Effect.flatMap(SpawnHook, (h) => h.before({ ...hookCtx, reqId })))
         }
         // the seat may have been empty for a long time: do not hand out a token about to expire
-        cap = yield* caps.refresh(cap)
-        const previous = s.resumed?.spawn_req_id
-        // after a restart the same request goes out again with its req_id, if it goes to the same session
+        cap = cap === undefined || cap.generation !== holder.generation
+          ? yield* caps.mint(stepId, runId, holder.generation)
+          : yield* caps.refresh(cap)
+        const current: Capability = cap
+        const previous = resumedReqId
+        resumedReqId = undefined
         const reqId = previous !== undefined && sidOfReqId(previous) === holder.sid
           ? previous
           : makeReqId(holder.sid, "spawn")
-        yield* steps.spawnRecorded(stepId, reqId)
+        yield* steps.spawnRecorded(stepId, reqId, holder.generation)
         const directive = renderDirective({
           agent: agent.name,
           taskId: stepId,
           baseUrl: config.publicUrl,
-          workerHandle: cap.handle,
+          workerHandle: current.handle,
           ...(alias !== undefined ? { alias } : {}),
           dataEndpoint: config.dataPath
         })
@@ -156,12 +172,12 @@ export const runOperatorStep = (s: OperatorStep): Effect.Effect<Outcome, never, 
           op.execute({
             ...hookCtx,
             reqId,
-            capabilityToken: cap.token,
-            workerHandle: cap.handle,
+            capabilityToken: current.token,
+            workerHandle: current.handle,
             directive,
             // the handle stays the same (it is in the directive); its expiry moves with the token
-            freshToken: Effect.map(caps.refresh(cap), (fresh) => {
-              cap = fresh
+            freshToken: Effect.map(caps.refresh(current), (fresh) => {
+              if (cap?.generation === fresh.generation) cap = fresh
               return fresh.token
             })
           })))

@@ -1,13 +1,18 @@
 /**
- * Running operator work against whoever holds a seat right now. A request withdrawn because
- * the seat was taken over is sent again to the new holder; one withdrawn because the run was
+ * Running operator work against whoever holds a seat right now. The work races the seat: the
+ * moment the seat's generation moves (a take-over, also by the same session, or a vacate at
+ * teardown) the work is stopped and its pending request cancelled with `seat_taken_over`,
+ * whether it was registered before or after the change; then it is sent again to the
+ * holder of the new generation (or waits for one). A request withdrawn because the run was
  * cancelled interrupts the caller (the run fiber is being interrupted anyway).
  */
-import { type Context, Effect, Option } from "effect"
+import { type Context, Effect, Option, Ref } from "effect"
+import { withCancelReason } from "../CancelReason.js"
 import { SeatHolderGone } from "../EngineErrors.js"
-import { RequestWithdrawn } from "../OperatorErrors.js"
+import { RequestWithdrawn, SessionTornDown } from "../OperatorErrors.js"
 import type { RunId } from "../../protocol/ids.js"
 import type { SeatRecord } from "../../protocol/records.js"
+import type { WithdrawalReason } from "../../protocol/withdrawal.js"
 import { Seats } from "../Seats.js"
 import { type Roles, SessionDirectory } from "../SessionDirectory.js"
 
@@ -19,6 +24,7 @@ export interface SeatOptions {
 }
 
 const isWithdrawn = <E>(e: E | RequestWithdrawn): e is RequestWithdrawn => e instanceof RequestWithdrawn
+const isTornDown = (e: unknown): boolean => e instanceof SessionTornDown
 
 /**
  * `use` runs with the holder's role Context provided. The holder is looked up afresh on every
@@ -38,6 +44,8 @@ export const withSeat = <A, E>(
       waited = true
       return options.onWait ?? Effect.void
     })
+    const moved = (holder: SeatRecord) =>
+      Effect.map(seats.generation(runId, seat), Option.exists((g) => g !== holder.generation))
     while (true) {
       const holder = yield* seats.await(runId, seat, onWait)
       if (waited) {
@@ -46,15 +54,18 @@ export const withSeat = <A, E>(
       }
       const roles = yield* directory.roles(holder.sid)
       if (Option.isNone(roles)) {
+        // vacated while we looked: wait for the next holder
+        if (yield* moved(holder)) continue
         return yield* new SeatHolderGone({
           sid: holder.sid,
           message: `the operator session ${holder.sid} seated in "${seat}" no longer exists`
         })
       }
-      const result = yield* use(holder, roles.value).pipe(
+      const reason = yield* Ref.make<WithdrawalReason>("interrupted")
+      const attempt = use(holder, roles.value).pipe(
         Effect.provide(roles.value),
         Effect.map(Option.some),
-        // catchTag cannot see the tag through the generic E; this guard is the same test by class
+        // catchTag cannot see the tag through the generic E; these guards are the same test by class
         Effect.catchIf(isWithdrawn<E>, (e): Effect.Effect<Option.Option<A>, RequestWithdrawn> => {
           switch (e.reason) {
             // sent again to whoever holds the seat now
@@ -68,8 +79,17 @@ export const withSeat = <A, E>(
             case "superseded":
               return Effect.fail(e)
           }
-        })
+        }),
+        // a torn-down holder vacates its seats first: then the step waits for the next one
+        Effect.catchIf(isTornDown, (e) => Effect.flatMap(moved(holder), (m) => m ? Effect.succeedNone : Effect.fail(e)))
       )
+      // the seat's change and the request's registration are ordered by this race: whichever
+      // side the registration falls on, the request is cancelled (seat_taken_over) and re-sent
+      const displaced = seats.changed(runId, seat, holder.generation).pipe(
+        Effect.zipRight(Ref.set(reason, "seat_taken_over")),
+        Effect.as(Option.none<A>())
+      )
+      const result = yield* Effect.raceFirst(withCancelReason(attempt, reason), displaced)
       if (Option.isSome(result)) return result.value
     }
   })

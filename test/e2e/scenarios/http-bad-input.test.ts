@@ -294,15 +294,21 @@ describe("worker bodies: limits and content types", () => {
     expect(tooBigEmit.status, tooBigEmit.text).toBe(413)
     envelopeCode(tooBigEmit)
 
-    // a raw body under any content type is accepted
-    for (const contentType of ["application/json", "application/octet-stream", "text/markdown"]) {
-      const reply = await submit(small, spawn.worker_handle, "{\"ct\": \"" + contentType + "\"}", { contentType })
+    // a raw body under any content type is accepted (a part, which is parsed like a submit, then the submit)
+    for (const contentType of ["application/json", "application/octet-stream"]) {
+      const reply = await request(small, "POST", `/v1/worker/artifact?name=${contentType.replace("/", "-")}`, {
+        headers: { "content-type": contentType, authorization: `Bearer ${spawn.worker_handle}` },
+        body: "{\"ct\": \"" + contentType + "\"}"
+      })
       expect(reply.status, `${contentType}: ${reply.text}`).toBe(200)
     }
+    const reply = await submit(small, spawn.worker_handle, "{\"ct\": \"text/markdown\"}", { contentType: "text/markdown" })
+    expect(reply.status, reply.text).toBe(200)
     op.spawnAck(spawn.req_id)
     const run = await awaitRun(small, launched.run_id)
     expect(run.status).toBe("done")
-    expect(run.result.answer).toEqual({ ct: "text/markdown" })
+    expect(run.result.answer.out).toEqual({ ct: "text/markdown" })
+    expect(run.result.answer.parts["application-octet-stream"]).toEqual({ ct: "application/octet-stream" })
     await op.close()
   })
 })

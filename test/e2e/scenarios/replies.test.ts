@@ -117,12 +117,12 @@ describe("worker submissions become the step's value", () => {
     })
   }
 
-  it("the last submit wins", async () => {
+  it("the first submit wins; a second is 409 already_submitted", async () => {
     const { launched, spawn } = await oneStep()
     expect((await submit(server, spawn.worker_handle, "first")).status).toBe(200)
-    expect((await submit(server, spawn.worker_handle, "second")).status).toBe(200)
+    expect((await submit(server, spawn.worker_handle, "second")).status).toBe(409)
     op.spawnAck(spawn.req_id, { value: "ack value is ignored when the worker submitted" })
-    expect((await awaitRun(server, launched.run_id)).result.answer).toBe("second")
+    expect((await awaitRun(server, launched.run_id)).result.answer).toBe("first")
   })
 
   it("?verdict=blocked fails the flow; ?verdict=skip lets it go on with the step skipped", async () => {

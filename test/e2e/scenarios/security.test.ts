@@ -240,6 +240,13 @@ const routes: Array<Route> = [
     expect: { "another step's handle": writeRouteNA, "another step's capability token": writeRouteNA, valid: 200 }
   },
   {
+    name: "POST /v1/worker/artifact",
+    family: "worker",
+    send: async (call) =>
+      answer(await artifact(server, call.auth, "notes", "part of A"), sentOf("/v1/worker/artifact?name=notes", call)),
+    expect: { "another step's handle": writeRouteNA, "another step's capability token": writeRouteNA, valid: 200 }
+  },
+  {
     name: "POST /v1/worker/submit",
     family: "worker",
     send: async (call) => answer(await submit(server, call.auth, "{\"from\": \"A\"}"), sentOf("/v1/worker/submit", call)),
@@ -249,14 +256,8 @@ const routes: Array<Route> = [
     name: "POST /v1/worker/result",
     family: "worker",
     send: async (call) => answer(await postResult(server, call.auth, { from: "A" }, true), sentOf("/v1/worker/result", call)),
-    expect: { "another step's handle": writeRouteNA, "another step's capability token": writeRouteNA, valid: 200 }
-  },
-  {
-    name: "POST /v1/worker/artifact",
-    family: "worker",
-    send: async (call) =>
-      answer(await artifact(server, call.auth, "notes", "part of A"), sentOf("/v1/worker/artifact?name=notes", call)),
-    expect: { "another step's handle": writeRouteNA, "another step's capability token": writeRouteNA, valid: 200 }
+    // the credential is accepted; the step's submission was closed by the submit above (already_submitted)
+    expect: { "another step's handle": writeRouteNA, "another step's capability token": writeRouteNA, valid: 409 }
   },
   {
     name: "POST /v1/worker/ask",
