@@ -18,6 +18,7 @@ import { DocsPageLive, ReferenceLive } from "./ReferenceHttp.js"
 import { RunsLive } from "./RunsHttp.js"
 import { TasksLive } from "./TasksHttp.js"
 import { WorkerLive } from "./WorkerHttp.js"
+import { CONSOLE_ASSETS_PATH, CONSOLE_PATH, WebConsoleLive } from "./WebConsole.js"
 
 export const ApiGroupsLive = Layer.mergeAll(
   HealthLive,
@@ -36,12 +37,15 @@ export const ApiRoutesLive = HttpLayerRouter.addHttpApi(Api).pipe(
 /** Raw (non-HttpApi) routes, for the 404/405 decision. */
 export const rawRoutes: ReadonlyArray<KnownRoute> = [
   { method: "GET", path: OPERATOR_WS_PATH },
-  { method: "GET", path: DOCS_PATH }
+  { method: "GET", path: DOCS_PATH },
+  { method: "GET", path: CONSOLE_PATH },
+  { method: "GET", path: CONSOLE_ASSETS_PATH }
 ]
 
 export const RoutesLive = Layer.mergeAll(
   ApiRoutesLive,
   OperatorSocketLive,
   DocsPageLive,
+  WebConsoleLive,
   ErrorEnvelopeLive([...routesOfApi(Api), ...rawRoutes])
 )
