@@ -61,4 +61,6 @@ const App = () => {
   )
 }
 
-render(<App />, document.getElementById("app")!)
+const root = document.getElementById("app")!
+root.textContent = "" // the "Loading…" placeholder: render() would keep it beside the app
+render(<App />, root)
