@@ -5,14 +5,14 @@
  * The page gets a Content-Security-Policy that allows only this origin: no inline script,
  * no CDN, and fetch/SSE/WebSocket only to this server.
  */
-import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpLayerRouter, HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { envelopeResponse } from "./errors.js"
 
 export const CONSOLE_PATH = "/"
-export const CONSOLE_ASSETS_PATH = "/web/*"
+export const CONSOLE_ASSETS_PATH = "/web/:file"
 
 const ASSET_DIR = fileURLToPath(new URL("../../dist/web/", import.meta.url))
 
@@ -60,9 +60,8 @@ export const WebConsoleLive = HttpLayerRouter.use((router) =>
       "GET",
       CONSOLE_ASSETS_PATH,
       Effect.gen(function*() {
-        const request = yield* HttpServerRequest.HttpServerRequest
-        const path = request.url.split("?")[0] ?? ""
-        return yield* serveAsset(path.slice("/web/".length))
+        const { file } = yield* HttpLayerRouter.params
+        return yield* serveAsset(file ?? "")
       })
     )
   })

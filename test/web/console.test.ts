@@ -51,7 +51,7 @@ describe("web console", () => {
     expect(page.status).toBe(200)
     expect(page.headers.get("content-type")).toMatch(/text\/html/)
     expect(page.headers.get("content-security-policy")).toMatch(/script-src 'self'/)
-    const missing = await request(server, "GET", "/web/../package.json")
+    const missing = await request(server, "GET", "/web/package.json")
     expect(missing.status).toBe(404)
     expect(missing.json.error.code).toBeTypeOf("string")
     const foreign = await request(server, "GET", "/", { headers: { origin: "http://evil.example" } })
@@ -137,5 +137,39 @@ describe("web console", () => {
     await expect.poll(text(page, "#run-status"), { timeout: 10_000 }).toBe("cancelled")
     expect((await request(server, "GET", `/v1/runs/${launched.run_id}`)).json.status).toBe("cancelled")
     expect(await button.isDisabled()).toBe(true)
+  })
+
+  it("a reload keeps the operator session; the pending request comes back and can be answered", { timeout: 45_000 }, async () => {
+    const page = await open("#/operator")
+    await page.getByRole("button", { name: "Join" }).click()
+    await expect.poll(text(page, "#operator-link"), { timeout: 10_000 }).toBe("connected")
+    const sid = (await page.locator("#operator-sid").textContent())!
+    sessionTokens.set(sid, (await page.locator("#operator-token").textContent())!)
+    const launched = await launch(server, {
+      blueprint: operatorBlueprint({}, { middleware: ["main_ai"] }),
+      input: { task: "t" },
+      operator_sid: sid
+    })
+    await page.getByRole("button", { name: "Approve" }).waitFor({ timeout: 10_000 })
+    await page.reload()
+    await expect.poll(text(page, "#operator-link"), { timeout: 10_000 }).toBe("connected")
+    expect(await page.locator("#operator-sid").textContent()).toBe(sid)
+    await page.getByRole("button", { name: "Refuse" }).click({ timeout: 10_000 })
+    const run = await waitRun(server, launched.run_id, undefined, 10_000)
+    expect(run.status).toBe("failed")
+    expect(run.error.message).toMatch(/rejected/)
+  })
+
+  it("is readable on a narrow window: nothing wider than the screen", { timeout: 30_000 }, async () => {
+    const launched = await launch(server, { blueprint: operatorBlueprint(), input: { task: "t".repeat(500) } })
+    for (const hash of ["", `#/runs/${launched.run_id}`, "#/operator"]) {
+      const page = await open(hash)
+      await page.setViewportSize({ width: 360, height: 740 })
+      await page.locator("main h1").waitFor()
+      await page.waitForTimeout(300)
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+      expect(overflow, hash).toBeLessThanOrEqual(0)
+    }
+    await request(server, "POST", `/v1/runs/${launched.run_id}/cancel`)
   })
 })
