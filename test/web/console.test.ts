@@ -172,4 +172,28 @@ describe("web console", () => {
     }
     await request(server, "POST", `/v1/runs/${launched.run_id}/cancel`)
   })
+
+  it("with an API token configured, the page works once the token is saved (runs, event stream, cancel)", { timeout: 45_000 }, async () => {
+    const guarded = await startServer({ apiToken: "console-test-token" })
+    try {
+      const headers = { "content-type": "application/json", ...bearer("console-test-token") }
+      const started = await request(guarded, "POST", "/v1/tasks", { headers, body: JSON.stringify({ blueprint: operatorBlueprint(), input: { task: "t" } }) })
+      expect(started.status, started.text).toBe(202)
+      const runId = started.json.run_id
+      const page = await openPage(browser, `${guarded.url}/`, [])
+      pages.push(page)
+      await expect.poll(() => page.getByRole("alert").first().textContent(), { timeout: 10_000 }).toMatch(/API token/)
+      await page.getByText("API token (servers reached beyond loopback)").click()
+      await page.getByLabel("API token, kept in this browser").fill("console-test-token")
+      await page.getByRole("button", { name: "Save" }).click()
+      await page.locator(`tr[data-run="${runId}"]`).waitFor({ timeout: 10_000 })
+      await page.goto(`${guarded.url}/#/runs/${runId}`)
+      await expect.poll(() => page.locator(".events li").allTextContents(), { timeout: 10_000 })
+        .toEqual(expect.arrayContaining([expect.stringContaining("run_started")]))
+      await page.getByRole("button", { name: "Cancel run" }).click()
+      await expect.poll(text(page, "#run-status"), { timeout: 10_000 }).toBe("cancelled")
+    } finally {
+      await guarded.close()
+    }
+  })
 })

@@ -1,4 +1,5 @@
-import { call, type OperatorInfo, type Run, type Status } from "./api.js"
+import { useState } from "preact/hooks"
+import { apiToken, call, type OperatorInfo, type Run, setApiToken, type Status } from "./api.js"
 import type { Operator } from "./operator.js"
 import { time, usePoll } from "./poll.js"
 
@@ -73,6 +74,24 @@ export const Overview = ({ operator }: { operator: Operator | undefined }) => {
             </ul>
           )}
       </section>
+      <ApiTokenForm />
     </main>
+  )
+}
+
+/** Only for a server bound beyond loopback, where the run routes need the API token. */
+const ApiTokenForm = () => {
+  const [token, setToken] = useState(apiToken() ?? "")
+  const [saved, setSaved] = useState(false)
+  return (
+    <details>
+      <summary>API token (servers reached beyond loopback)</summary>
+      <form onSubmit={(e) => { e.preventDefault(); setApiToken(token); setSaved(true) }}>
+        <label for="api-token">API token, kept in this browser</label>
+        <input id="api-token" type="password" autoComplete="off" value={token} onInput={(e) => { setToken((e.target as HTMLInputElement).value); setSaved(false) }} />
+        <button type="submit">Save</button>
+        {saved && <span role="status">Saved.</span>}
+      </form>
+    </details>
   )
 }

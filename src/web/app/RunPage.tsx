@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks"
-import { call, messageOf, type Run } from "./api.js"
+import { call, followEvents, messageOf, type Run } from "./api.js"
 import { Json } from "./Json.js"
 import type { Operator } from "./operator.js"
 import { duration, time, usePoll } from "./poll.js"
@@ -18,21 +18,18 @@ interface RunEvent {
   message?: string
 }
 
-const EVENT_TYPES = [
-  "run_started", "step_started", "step_status", "request_sent", "request_answered", "step_finished", "run_finished", "run_interrupted"
-]
-
-/** The run's SSE stream: replayed, then live; closed by us once the run has ended (no replay loop). */
+/** The run's event stream: replayed, then live, until the run ends; deduped by `seq`. */
 const useEvents = (runId: string, onEvent: () => void) => {
   const [events, setEvents] = useState<Array<RunEvent>>([])
+  const [error, setError] = useState<string | undefined>(undefined)
   useEffect(() => {
     setEvents([])
-    const source = new EventSource(`/v1/runs/${runId}/events`)
+    const abort = new AbortController()
     let last = 0
-    const handle = (message: MessageEvent) => {
+    const handle = (data: string) => {
       let event: RunEvent
       try {
-        event = JSON.parse(message.data)
+        event = JSON.parse(data)
       } catch {
         return
       }
@@ -40,12 +37,13 @@ const useEvents = (runId: string, onEvent: () => void) => {
       last = event.seq
       setEvents((all) => [...all, event])
       onEvent()
-      if (event.type === "run_finished" || event.type === "run_interrupted") source.close()
     }
-    for (const type of EVENT_TYPES) source.addEventListener(type, handle)
-    return () => source.close()
+    followEvents(`/v1/runs/${runId}/events`, handle, abort.signal).catch((e) => {
+      if (!abort.signal.aborted) setError(messageOf(e))
+    })
+    return () => abort.abort()
   }, [runId])
-  return events
+  return { events, error }
 }
 
 const describe = (e: RunEvent): string =>
@@ -55,7 +53,7 @@ const describe = (e: RunEvent): string =>
 export const RunPage = ({ runId, operator }: { runId: string; operator: Operator | undefined }) => {
   const [tick, setTick] = useState(0)
   const run = usePoll(() => call<Run>("GET", `/v1/runs/${runId}`), 2000, [runId, tick])
-  const events = useEvents(runId, () => setTick((t) => t + 1))
+  const { events, error: streamError } = useEvents(runId, () => setTick((t) => t + 1))
   const [notice, setNotice] = useState<string | undefined>(undefined)
 
   const act = async (what: string, doIt: () => Promise<unknown>) => {
@@ -127,6 +125,7 @@ export const RunPage = ({ runId, operator }: { runId: string; operator: Operator
       )}
       <section aria-labelledby="events-heading">
         <h2 id="events-heading">Events (live)</h2>
+        {streamError && <p role="alert" class="error">Event stream: {streamError}</p>}
         <ol class="events" aria-live="polite">
           {events.map((e) => (
             <li key={e.seq}><span class="muted">{time(e.at)}</span> <strong>{e.type}</strong> {describe(e)}</li>

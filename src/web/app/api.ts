@@ -9,7 +9,37 @@ export class ApiFailure extends Error {
 }
 
 /** An API token for servers bound beyond loopback (run routes need it there). */
-const apiToken = (): string | null => localStorage.getItem("swarmgate.apiToken")
+export const apiToken = (): string | null => localStorage.getItem("swarmgate.apiToken")
+
+export const setApiToken = (token: string) => {
+  if (token.trim() === "") localStorage.removeItem("swarmgate.apiToken")
+  else localStorage.setItem("swarmgate.apiToken", token.trim())
+}
+
+/**
+ * Follows a `text/event-stream` with fetch rather than EventSource, so the API token can
+ * travel in the Authorization header (EventSource cannot set headers). Ends when the
+ * server ends the stream or `signal` aborts.
+ */
+export const followEvents = async (path: string, onData: (data: string) => void, signal: AbortSignal): Promise<void> => {
+  const token = apiToken()
+  const response = await fetch(path, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal })
+  if (!response.ok || response.body === null) throw new ApiFailure(response.status, "http_" + response.status, await response.text())
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader()
+  let buffer = ""
+  for (;;) {
+    const { value, done } = await reader.read()
+    if (done) return
+    buffer += value
+    let end: number
+    while ((end = buffer.indexOf("\n\n")) !== -1) {
+      const block = buffer.slice(0, end)
+      buffer = buffer.slice(end + 2)
+      const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trimStart()).join("\n")
+      if (data !== "") onData(data)
+    }
+  }
+}
 
 export const call = async <A = any>(
   method: string,
@@ -17,8 +47,11 @@ export const call = async <A = any>(
   options: { body?: unknown; raw?: string; bearer?: string } = {}
 ): Promise<A> => {
   const headers: Record<string, string> = {}
-  const token = options.bearer ?? apiToken()
+  const api = apiToken()
+  const token = options.bearer ?? api
   if (token) headers["authorization"] = `Bearer ${token}`
+  // Authorization carries a session's token here: the API token goes beside it
+  if (options.bearer !== undefined && api) headers["x-api-token"] = api
   let body: string | undefined
   if (options.body !== undefined) {
     headers["content-type"] = "application/json"
