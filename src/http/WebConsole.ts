@@ -35,14 +35,14 @@ const headers = (contentType: string) => ({
 })
 
 /** Read per request: cheap for three small files, and a rebuilt console shows at once. */
-const serveAsset = (name: string) =>
+export const consoleFile = (dir: string, name: string) =>
   Effect.sync(() => {
     const contentType = ASSETS[name]
     if (contentType === undefined) {
       return envelopeResponse(404, "not_found", `the web console has no file ${JSON.stringify(name.slice(0, 100))}; open / instead`)
     }
     try {
-      const body = readFileSync(ASSET_DIR + name)
+      const body = readFileSync(dir + name)
       return HttpServerResponse.uint8Array(body, { headers: headers(contentType) })
     } catch {
       return envelopeResponse(
@@ -55,13 +55,13 @@ const serveAsset = (name: string) =>
 
 export const WebConsoleLive = HttpLayerRouter.use((router) =>
   Effect.gen(function*() {
-    yield* router.add("GET", CONSOLE_PATH, serveAsset("index.html"))
+    yield* router.add("GET", CONSOLE_PATH, consoleFile(ASSET_DIR, "index.html"))
     yield* router.add(
       "GET",
       CONSOLE_ASSETS_PATH,
       Effect.gen(function*() {
         const { file } = yield* HttpLayerRouter.params
-        return yield* serveAsset(file ?? "")
+        return yield* consoleFile(ASSET_DIR, file ?? "")
       })
     )
   })
