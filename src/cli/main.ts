@@ -12,7 +12,14 @@ import { Cause, Effect, Exit } from "effect"
 export const SHUTDOWN_BUDGET_MS = 4_500
 export const HURRIED_BUDGET_MS = 500
 
-export const runMain = <E, A>(program: Effect.Effect<A, E>): void => {
+/** 0 on success or interruption, 1 for anything else (a command may say otherwise). */
+const defaultExitCode = (exit: Exit.Exit<unknown, unknown>): number =>
+  Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause) ? 1 : 0
+
+export const runMain = <E, A>(
+  program: Effect.Effect<A, E>,
+  exitCodeOf: (exit: Exit.Exit<A, E>) => number = defaultExitCode
+): void => {
   // the runtime's fibers alone do not keep node alive while the program waits on something
   const keepAlive = setInterval(() => {}, 2 ** 31 - 1)
   const fiber = Effect.runFork(program)
@@ -40,13 +47,7 @@ export const runMain = <E, A>(program: Effect.Effect<A, E>): void => {
   fiber.addObserver((exit) => {
     clearInterval(keepAlive)
     if (budget !== undefined) clearTimeout(budget)
-    const code = Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause) ? 1 : 0
-    if (signalled || code !== 0) {
-      process.exit(code)
-      return
-    }
-    process.off("SIGINT", onSignal)
-    process.off("SIGTERM", onSignal)
-    process.exitCode = code
+    // exit now: an idle keep-alive HTTP connection of a client command must not hold the process open
+    process.exit(exitCodeOf(exit))
   })
 }

@@ -36,7 +36,8 @@ const waitForAddress = async (running: Running, timeoutMs = 20_000): Promise<str
   throw new Error(`no listening line; output so far:\n${running.output()}`)
 }
 
-describe("swarmgate serve", () => {
+// each test starts up to four server processes one after another: give them time on a loaded machine
+describe("swarmgate serve", { timeout: 120_000 }, () => {
   it("logs its address once, serves, and exits 0 on SIGTERM closing sockets with 1001", async () => {
     const running = start(["serve", "--memory", "--port", "0"])
     const base = await waitForAddress(running)
