@@ -1,9 +1,10 @@
 /**
- * P1 request round trip (quality.md): engine-side `ask` through a real session of the real
+ * P1 request round trip: engine-side `ask` through a real session of the real
  * server (AppLive, memory, 127.0.0.1:0) and a real socket to a separate client process that
- * answers at once; against a bare `ws` baseline answered by the same client process.
+ * answers at once. Contenders in the same run, answered by the same client process:
+ * limit = bare `ws` + `Map`; peer = socket.io 4 `emitWithAck`; floor = the least Effect
+ * program done the design card's way.
  */
-import { type ChildProcess, fork } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { HttpServer } from "@effect/platform"
 import { Context, Effect, Layer, Logger, LogLevel, ManagedRuntime, Option } from "effect"
@@ -11,94 +12,41 @@ import { AppLive } from "../src/layers/App.js"
 import { StepId } from "../src/protocol/ids.js"
 import { SeniorBridge } from "../src/services/roles/SeniorBridge.js"
 import { Sessions } from "../src/services/Sessions.js"
-import { type Baseline, startBaseline } from "./baseline-server.js"
+import { startClient } from "./children.js"
+import { startBaseline } from "./contenders/bare-ws.js"
+import { startPeer } from "./contenders/socketio-peer.js"
+import { startFloor } from "./contenders/stack-floor.js"
 import { type LoadResult, type LoadSpec, loadEffect, loadPromise } from "./load.js"
+import type { Bench, Log, Section, Target } from "./suite.js"
+import { int, ms, ratio, sleep, table } from "./table.js"
 
-export interface P1Case extends LoadSpec {
-  /** Alternating baseline/real trials; the median trial (by req/s) of each side is kept. */
+export const ALL_CONTENDERS = ["swarmgate", "floor", "peer", "limit"] as const
+export type Contender = (typeof ALL_CONTENDERS)[number]
+/** `--contenders=swarmgate` (for profiling one side); ratios to a skipped contender are left out. */
+const chosen = process.argv.find((a) => a.startsWith("--contenders="))?.slice("--contenders=".length).split(",")
+const CONTENDERS = ALL_CONTENDERS.filter((c) => c === "swarmgate" || chosen === undefined || chosen.includes(c))
+
+interface Case extends LoadSpec {
   readonly trials: number
 }
 
+const cases: ReadonlyArray<Case> = [
+  { inFlight: 1, total: 4_000, maxMs: 1_500, trials: 1 },
+  { inFlight: 64, total: 40_000, maxMs: 2_500, trials: 3 },
+  { inFlight: 1024, total: 40_000, maxMs: 3_000, trials: 1 }
+]
+const warmup: ReadonlyArray<LoadSpec> = [
+  { inFlight: 1, total: 1_000, maxMs: 750 },
+  { inFlight: 64, total: 10_000, maxMs: 1_500 }
+]
+
+/** Targets at 64 in flight: swarmgate req/s ÷ contender req/s. */
+export const P1_TARGETS: Readonly<Record<Exclude<Contender, "swarmgate">, number>> = { peer: 1.2, floor: 0.9, limit: 0.45 }
+
 export interface P1Row {
   readonly inFlight: number
-  readonly real: LoadResult
-  readonly baseline: LoadResult
-  /** real req/s ÷ baseline req/s. */
-  readonly ratio: number
-  readonly trials: { readonly real: ReadonlyArray<number>; readonly baseline: ReadonlyArray<number> }
-}
-
-export interface P1Report {
-  readonly rows: ReadonlyArray<P1Row>
-  /** Asks the client answered, and other frames it saw (errors, cancels); both sides together. */
-  readonly client: { readonly answered: number; readonly other: number }
-  /** Requests still owed after the run (should be 0 on both sides). */
-  readonly leftPending: { readonly real: number; readonly baseline: number }
-}
-
-export const defaultCases: ReadonlyArray<P1Case> = [
-  { inFlight: 1, total: 5_000, maxMs: 4_000, trials: 1 },
-  { inFlight: 64, total: 50_000, maxMs: 5_000, trials: 5 },
-  { inFlight: 1024, total: 50_000, maxMs: 6_000, trials: 1 }
-]
-
-const warmup: ReadonlyArray<LoadSpec> = [
-  { inFlight: 1, total: 1_000, maxMs: 2_000 },
-  { inFlight: 64, total: 10_000, maxMs: 3_000 }
-]
-
-type ClientMessage =
-  | { readonly op: "ready" }
-  | { readonly op: "connected"; readonly id: string }
-  | { readonly op: "failed"; readonly id: string; readonly message: string }
-  | { readonly op: "stats"; readonly answered: number; readonly other: number }
-
-/** The client process and a way to wait for its next message of a kind. */
-const startClient = async () => {
-  const child: ChildProcess = fork(new URL("./p1-client.mjs", import.meta.url), [], {
-    // plain Node: no tsx loader, no --cpu-prof of the parent
-    execArgv: [],
-    stdio: ["ignore", "inherit", "inherit", "ipc"]
-  })
-  const waitFor = <M extends ClientMessage>(match: (m: ClientMessage) => m is M, ms = 10_000) =>
-    new Promise<M>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        child.off("message", onMessage)
-        reject(new Error(`p1 client: no reply within ${ms} ms`))
-      }, ms)
-      const onMessage = (m: ClientMessage) => {
-        if (m.op === "failed") {
-          clearTimeout(timer)
-          child.off("message", onMessage)
-          reject(new Error(`p1 client: connection ${m.id} failed: ${m.message}`))
-        } else if (match(m)) {
-          clearTimeout(timer)
-          child.off("message", onMessage)
-          resolve(m)
-        }
-      }
-      child.on("message", onMessage)
-    })
-  await waitFor((m): m is ClientMessage & { op: "ready" } => m.op === "ready")
-  const connect = (id: string, url: string, headers: Record<string, string> = {}) => {
-    const done = waitFor((m): m is ClientMessage & { op: "connected" } => m.op === "connected" && m.id === id)
-    child.send({ op: "connect", id, url, headers })
-    return done
-  }
-  const stats = () => {
-    const done = waitFor((m): m is ClientMessage & { op: "stats" } => m.op === "stats")
-    child.send({ op: "stats" })
-    return done
-  }
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
-    if (child.connected) child.send({ op: "close" })
-    const timer = setTimeout(() => child.kill("SIGKILL"), 3_000)
-    await exited
-    clearTimeout(timer)
-  }
-  return { connect, stats, stop }
+  readonly results: Readonly<Record<Contender, LoadResult>>
+  readonly trials: Readonly<Record<Contender, ReadonlyArray<number>>>
 }
 
 const startReal = async () => {
@@ -114,20 +62,18 @@ const startReal = async () => {
   return { runtime, port, sessions }
 }
 
-const median = (results: ReadonlyArray<LoadResult>): LoadResult =>
+const medianOf = (results: ReadonlyArray<LoadResult>): LoadResult =>
   [...results].sort((a, b) => a.reqPerSec - b.reqPerSec)[Math.floor(results.length / 2)]!
 
-export const runP1 = async (
-  log: (line: string) => void,
-  cases: ReadonlyArray<P1Case> = defaultCases
-): Promise<P1Report> => {
-  const real = await startReal()
-  let baseline: Baseline | undefined
-  let client: Awaited<ReturnType<typeof startClient>> | undefined
-  try {
-    baseline = await startBaseline()
-    client = await startClient()
+const bad = (r: LoadResult) => r.failed + r.lost > 0
 
+export const runP1 = async (log: Log): Promise<Section> => {
+  const real = await startReal()
+  const limit = await startBaseline()
+  const peer = await startPeer()
+  const floor = await startFloor()
+  const client = await startClient(log)
+  try {
     const login = await fetch(`http://127.0.0.1:${real.port}/v1/operators`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -135,12 +81,15 @@ export const runP1 = async (
     })
     if (login.status !== 200) throw new Error(`login failed: ${login.status} ${await login.text()}`)
     const { sid, token } = (await login.json()) as { sid: string; token: string }
-
-    await client.connect("real", `ws://127.0.0.1:${real.port}/v1/operators/${sid}/ws`, {
-      authorization: `Bearer ${token}`
+    await client.call("connect", {
+      id: "swarmgate",
+      url: `ws://127.0.0.1:${real.port}/v1/operators/${sid}/ws`,
+      headers: { authorization: `Bearer ${token}` }
     })
-    await client.connect("baseline", baseline.url)
-    await baseline.connected
+    await client.call("connect", { id: "limit", url: limit.url })
+    await client.call("connect", { id: "floor", url: floor.url })
+    await client.call("connect", { id: "peer", url: peer.url, kind: "sio" })
+    await Promise.all([limit.connected, floor.connected, peer.connected])
 
     const live = await real.runtime.runPromise(
       Effect.flatMap(real.sessions.get(sid), Option.match({
@@ -149,9 +98,7 @@ export const runP1 = async (
       }))
     )
     // the socket handler attaches the outbound queue just after the upgrade
-    for (let i = 0; i < 200 && (await real.runtime.runPromise(live.session.state)) !== "connected"; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 10))
-    }
+    for (let i = 0; i < 200 && (await real.runtime.runPromise(live.session.state)) !== "connected"; i++) await sleep(10)
     if ((await real.runtime.runPromise(live.session.state)) !== "connected") {
       throw new Error("the real server's session never became connected")
     }
@@ -159,51 +106,102 @@ export const runP1 = async (
     const bridge = Context.get(live.roles, SeniorBridge)
     const taskId = StepId.make(`ST-${randomBytes(8).toString("hex")}`)
     const question = (n: number) => ({ q: "bench", n })
-    const base = baseline
-    const runReal = (spec: LoadSpec) =>
-      real.runtime.runPromise(loadEffect(spec, (n) => bridge.ask({ taskId, question: question(n) })))
-    const runBase = (spec: LoadSpec) => loadPromise(spec, (n) => base.ask(taskId, question(n)))
+    const runs: Record<Contender, (spec: LoadSpec) => Promise<LoadResult>> = {
+      swarmgate: (spec) => real.runtime.runPromise(loadEffect(spec, (n) => bridge.ask({ taskId, question: question(n) }))),
+      floor: (spec) => Effect.runPromise(loadEffect(spec, (n) => floor.ask(taskId, question(n)))),
+      peer: (spec) => loadPromise(spec, (n) => peer.ask(taskId, question(n))),
+      limit: (spec) => loadPromise(spec, (n) => limit.ask(taskId, question(n)))
+    }
+    // CPU time of this process per request (server side plus the load loop): unlike req/s
+    // it hardly moves when other jobs share the machine
+    const run: Record<Contender, (spec: LoadSpec) => Promise<LoadResult & { cpuUsPerReq: number }>> = Object.fromEntries(
+      CONTENDERS.map((c) => [c, async (spec: LoadSpec) => {
+        const before = process.cpuUsage()
+        const result = await runs[c](spec)
+        const used = process.cpuUsage(before)
+        return { ...result, cpuUsPerReq: (used.user + used.system) / Math.max(1, result.completed) }
+      }])
+    ) as never
 
     log("P1 warm-up")
-    for (const spec of warmup) {
-      await runBase(spec)
-      await runReal(spec)
-    }
+    for (const spec of warmup) for (const c of CONTENDERS) await run[c](spec)
 
     const rows: Array<P1Row> = []
-    for (const c of cases) {
-      const realTrials: Array<LoadResult> = []
-      const baseTrials: Array<LoadResult> = []
-      for (let t = 0; t < c.trials; t++) {
-        baseTrials.push(await runBase(c))
-        realTrials.push(await runReal(c))
-        log(
-          `P1 ${c.inFlight} in flight, trial ${t + 1}/${c.trials}: real ${
-            Math.round(realTrials.at(-1)!.reqPerSec)
-          } req/s, baseline ${Math.round(baseTrials.at(-1)!.reqPerSec)} req/s`
-        )
+    for (const k of cases) {
+      const trials = Object.fromEntries(CONTENDERS.map((c) => [c, [] as Array<LoadResult>])) as Record<Contender, Array<LoadResult>>
+      for (let t = 0; t < k.trials; t++) {
+        for (const c of CONTENDERS) trials[c].push(await run[c](k))
+        log(`P1 ${k.inFlight} in flight, trial ${t + 1}/${k.trials}: ` +
+          CONTENDERS.map((c) => `${c} ${int(trials[c].at(-1)!.reqPerSec)}`).join(", ") + " req/s")
       }
-      const r = median(realTrials)
-      const b = median(baseTrials)
       rows.push({
-        inFlight: c.inFlight,
-        real: r,
-        baseline: b,
-        ratio: r.reqPerSec / b.reqPerSec,
-        trials: { real: realTrials.map((x) => x.reqPerSec), baseline: baseTrials.map((x) => x.reqPerSec) }
+        inFlight: k.inFlight,
+        results: Object.fromEntries(CONTENDERS.map((c) => [c, medianOf(trials[c])])) as Record<Contender, LoadResult>,
+        trials: Object.fromEntries(CONTENDERS.map((c) => [c, trials[c].map((r) => r.reqPerSec)])) as Record<Contender, Array<number>>
       })
     }
-
-    const stats = await client.stats()
-    const realPending = (await real.runtime.runPromise(live.session.pending)).length
-    return {
-      rows,
-      client: { answered: stats.answered, other: stats.other },
-      leftPending: { real: realPending, baseline: baseline.pendingCount() }
+    const stats = await client.call<{ answered: number; other: number }>("stats")
+    const leftPending = {
+      swarmgate: (await real.runtime.runPromise(live.session.pending)).length,
+      floor: floor.pendingCount(),
+      limit: limit.pendingCount()
     }
+    return render(rows, stats, leftPending)
   } finally {
-    await client?.stop()
-    await baseline?.close()
+    await client.stop()
+    await Promise.all([limit.close(), peer.close(), floor.close()])
     await real.runtime.dispose()
   }
 }
+
+const render = (
+  rows: ReadonlyArray<P1Row>,
+  stats: { answered: number; other: number },
+  leftPending: Record<string, number>
+): Section => {
+  const targets: Array<Target> = []
+  const at64 = rows.find((r) => r.inFlight === 64)
+  if (at64 !== undefined) {
+    const sg = at64.results.swarmgate
+    for (const [c, goal] of Object.entries(P1_TARGETS) as Array<[Exclude<Contender, "swarmgate">, number]>) {
+      const other = at64.results[c]
+      if (other === undefined) continue
+      const x = sg.reqPerSec / other.reqPerSec
+      targets.push({
+        id: "P1",
+        what: `ask round trip, 64 in flight, vs ${c}`,
+        target: `>= ${goal} x`,
+        value: `${ratio(x)} (${int(sg.reqPerSec)} vs ${int(other.reqPerSec)} req/s)`,
+        pass: x >= goal && !bad(sg)
+      })
+    }
+  }
+  const header = ["in flight", "contender", "req/s", "p50 ms", "p99 ms", "cpu µs/req", "swarmgate ÷ it", "failed/lost", "trials req/s"]
+  const lines = rows.flatMap((r) =>
+    CONTENDERS.map((c) => {
+      const x = r.results[c]
+      return [
+        String(r.inFlight),
+        c,
+        int(x.reqPerSec),
+        ms(x.p50Ms),
+        ms(x.p99Ms),
+        int((x as LoadResult & { cpuUsPerReq?: number }).cpuUsPerReq ?? Number.NaN),
+        c === "swarmgate" ? "" : ratio(r.results.swarmgate.reqPerSec / x.reqPerSec),
+        `${x.failed}/${x.lost}${x.timeCapped ? " (time cap)" : ""}`,
+        r.trials[c].map(int).join(" / ")
+      ]
+    })
+  )
+  const text = table(header, lines, 2) + "\n" +
+    `client answered ${int(stats.answered)} asks (${stats.other} other frames); left pending: ` +
+    Object.entries(leftPending).map(([k, v]) => `${k} ${v}`).join(", ")
+  return {
+    title: "P1 request round trip: engine-side ask -> session -> WebSocket -> client process -> answer",
+    text,
+    targets,
+    data: { rows, client: stats, leftPending }
+  }
+}
+
+export const p1: Bench = { id: "p1", run: runP1 }

@@ -1,5 +1,5 @@
 /**
- * P4 flow engine (quality.md): `builtin identity` steps through the real Runs service with
+ * P4 flow engine: `builtin identity` steps through the real Runs service with
  * every repository in memory — a `seq` of 10,000 and a `fanout` (join all) of 1,000 —
  * timed from `launch` to `awaitEnd`. Each trial gets a fresh engine so stored runs of
  * earlier trials do not weigh on later ones.
@@ -12,6 +12,8 @@ import { EngineConfig } from "../src/services/EngineConfig.js"
 import { Runs } from "../src/services/Runs.js"
 import { SessionDirectory } from "../src/services/SessionDirectory.js"
 import { Sessions } from "../src/services/Sessions.js"
+import type { Bench, Log, Section } from "./suite.js"
+import { int, ms, table } from "./table.js"
 
 export type P4Shape = "seq" | "fanout"
 
@@ -131,13 +133,37 @@ const runCase = async (c: P4Case, log: (line: string) => void): Promise<P4Row> =
   }
 }
 
-export const runP4 = async (
-  log: (line: string) => void,
-  cases: ReadonlyArray<P4Case> = defaultCases
-): Promise<ReadonlyArray<P4Row>> => {
+export const P4_STEPS_PER_SEC_TARGET = 20_000
+
+export const runP4 = async (log: Log, cases: ReadonlyArray<P4Case> = defaultCases): Promise<Section> => {
   log("P4 warm-up")
   for (const c of warmupCases) await runCase(c, () => {})
   const rows: Array<P4Row> = []
   for (const c of cases) rows.push(await runCase(c, log))
-  return rows
+  const pass = (r: P4Row) => r.ok && r.stepsPerSec >= P4_STEPS_PER_SEC_TARGET
+  return {
+    title: "P4 flow engine: builtin identity steps through Runs (launch -> awaitEnd), memory storage",
+    text: table(
+      ["flow", "steps", "elapsed ms", "steps/s", "trials steps/s", "target", "status"],
+      rows.map((r) => [
+        r.shape,
+        int(r.steps),
+        ms(r.elapsedMs),
+        int(r.stepsPerSec),
+        r.trials.map(int).join(" / "),
+        `>= ${int(P4_STEPS_PER_SEC_TARGET)}`,
+        r.ok ? (pass(r) ? "PASS" : "FAIL") : `FAIL (${r.problem})`
+      ])
+    ),
+    targets: rows.map((r) => ({
+      id: "P4",
+      what: `${r.shape} of ${int(r.steps)} builtin identity steps, memory`,
+      target: `>= ${int(P4_STEPS_PER_SEC_TARGET)} steps/s`,
+      value: `${int(r.stepsPerSec)} steps/s`,
+      pass: pass(r)
+    })),
+    data: rows
+  }
 }
+
+export const p4: Bench = { id: "p4", run: (log) => runP4(log) }

@@ -1,4 +1,4 @@
-/** `swarmgate blueprint put|validate|list|show` (cli.md). */
+/** `swarmgate blueprint put|validate|list|show` (docs/commands.md). */
 import { Args, Command as Cli, Options } from "@effect/cli"
 import { Effect, Either, Option } from "effect"
 import { basename } from "node:path"

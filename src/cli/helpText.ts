@@ -1,5 +1,5 @@
 /**
- * @effect/cli's help and parse errors, made to read as cli.md asks: usage lines start with
+ * @effect/cli's help and parse errors, made to read as docs/commands.md describes: usage lines start with
  * `swarmgate`, the library's placeholder sentences ("A user-defined piece of text.") are
  * dropped (every option says what it does and its default itself), and no colour codes
  * unless the stream is a terminal. Applied to the Console the library prints through;

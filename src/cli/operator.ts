@@ -1,5 +1,5 @@
 /**
- * `swarmgate operator` (cli.md): join as an operator and serve requests until stopped.
+ * `swarmgate operator` (docs/commands.md): join as an operator and serve requests until stopped.
  * Reconnects by itself with backoff, keeping its session; Ctrl-C leaves (the session is
  * deleted, its seats are vacated).
  */

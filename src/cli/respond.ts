@@ -1,5 +1,5 @@
 /**
- * How `swarmgate operator` (and `run --operator auto`) answers requests (cli.md):
+ * How `swarmgate operator` (and `run --operator auto`) answers requests (docs/commands.md):
  * `ask` and `hook_before` go to the person at the terminal, or are approved with
  * `--approve all` (an ask is then answered `true`); a `spawn` starts `--exec CMD` as the
  * sub-agent with its handle in the env, or, without `--exec`, shows the prompt and takes

@@ -1,5 +1,5 @@
 /**
- * `swarmgate run <blueprint.json|id>` (cli.md): launch a run and follow it with a live
+ * `swarmgate run <blueprint.json|id>` (docs/commands.md): launch a run and follow it with a live
  * progress display on stderr, then print the run as one JSON document on stdout; exit 0 for
  * `done`, 1 otherwise. `--operator auto` (the default when the blueprint has operator
  * agents) joins as an operator in-process and answers by the rules of `swarmgate operator`.

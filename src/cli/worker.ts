@@ -1,5 +1,5 @@
 /**
- * `swarmgate worker [--cmd CMD]` (cli.md): the sub-agent side for a shell program. Fetches
+ * `swarmgate worker [--cmd CMD]` (docs/commands.md): the sub-agent side for a shell program. Fetches
  * the prompt with `SWARMGATE_WORKER_HANDLE`, runs `CMD` with the prompt on stdin and the
  * system prompt in `SWARMGATE_SYSTEM`, submits its stdout: exit 0 = pass, anything else =
  * blocked with its stderr. Without `--cmd` the prompt goes to stdout and the result is read

@@ -1,5 +1,5 @@
 /**
- * An operator connection (protocol.md §2, §4, §5 from the operator's side): log in (or reuse
+ * An operator connection (docs/operators.md, from the operator's side): log in (or reuse
  * a sid + token), connect, reconnect with exponential backoff and jitter keeping the session,
  * hand each request out once (dedupe by `req_id`; a redelivered request that was already
  * answered gets the stored reply again, since the server never received it), drop withdrawn

@@ -8,7 +8,7 @@ import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { Effect, Stream } from "effect"
 import { normalizeServer } from "./api.js"
 
-/** One run event: `type` plus the fields of that type (http-api.md, events). */
+/** One run event: `type` plus the fields of that type (docs/http.md, run events). */
 export interface RunEvent {
   readonly type: string
   readonly seq?: number

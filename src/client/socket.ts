@@ -1,6 +1,6 @@
 /**
  * One operator WebSocket as the client sees it: opened with `Authorization: Bearer` (Node can
- * set that header; protocol.md §4), its frames and its close delivered as a queue of events.
+ * set that header; docs/operators.md), its frames and its close delivered as a queue of events.
  * Uses `ws` directly, as the server does, because the refusal status (401/404 before the
  * upgrade) and the close code decide what the connection does next.
  */

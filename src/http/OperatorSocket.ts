@@ -5,22 +5,23 @@
  * the session is torn down (1000), the peer goes silent (cut), or the server stops (1001).
  *
  * Writes go straight to the `ws` socket and check its state first, so a write after close
- * is dropped rather than hanging (a write after close would otherwise hang); the handler returns only once the
- * TCP socket is gone, since the platform writes its HTTP response onto it afterwards.
+ * is dropped rather than hanging. The HTTP handler returns once the
+ * handshake is done; the connection lives on a fiber of its own (WsUpgrade.serve).
  */
 import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Chunk, Clock, Deferred, Duration, Effect, Either, Exit, Fiber, Option, Queue, type Scope } from "effect"
+import { Chunk, Clock, Duration, Effect, Exit, Option, Queue, type Scope } from "effect"
 import type { Socket } from "node:net"
 import { type RawData, WebSocket } from "ws"
 import { ServerConfig, type ServerConfigShape } from "../layers/ServerConfig.js"
-import { binaryFrameProblem, decodeOperatorFrame } from "../protocol/decode.js"
-import { encodeServerFrame, type ErrorFrame, type ServerFrame } from "../protocol/frames.js"
+import { binaryFrameProblem } from "../protocol/decode.js"
+import { encodeServerFrame, type ServerFrame } from "../protocol/frames.js"
 import { cut } from "../protocol/json.js"
 import { type LiveSession, Sessions, type SessionsShape } from "../services/Sessions.js"
 import { socketToken } from "./auth.js"
 import { BadRequest, UpgradeRequired } from "./errors.js"
-import { makeKeepalive } from "./keepalive.js"
+import type { KeepaliveSweep, Watched } from "./keepalive.js"
 import { credentialError } from "./OperatorsHttp.js"
+import { decodeReply } from "./replyFastPath.js"
 import { closeAndWait, SHUTDOWN_CLOSE, SHUTDOWN_GRACE, type UpgradeFailed, WsUpgrade } from "./WsUpgrade.js"
 
 export const OPERATOR_WS_PATH = "/v1/operators/:sid/ws"
@@ -56,11 +57,6 @@ const checkUpgradeHeaders = (headers: Readonly<Record<string, string | undefined
   return Effect.void
 }
 
-type Inbound =
-  | { readonly _tag: "text"; readonly text: string }
-  | { readonly _tag: "binary" }
-  | { readonly _tag: "end" }
-
 const textOf = (data: RawData): string =>
   Buffer.isBuffer(data)
     ? data.toString("utf8")
@@ -70,37 +66,70 @@ const textOf = (data: RawData): string =>
 
 type Ending = "closed" | "replaced" | "torn_down" | "silent" | "not_reading"
 
+/** Inbound frames move the session's last access at most this often (it is only read by idle expiry). */
+export const TOUCH_EVERY_MS = 1_000
+
+const rawSocketOf = (ws: WebSocket) =>
+  (ws as unknown as { readonly _socket?: Partial<Pick<Socket, "cork" | "uncork">> })._socket
+
+const noop = () => {}
+
 /**
  * One socket of one session, from the upgrade until the TCP socket is gone. `open` does
  * the handshake and calls `attach` synchronously on the new socket.
+ *
+ * One fiber per socket (this one), which is also the writer: it drains the outbound queue
+ * in batches until the queue is shut — by a newer socket, by teardown, or by this socket's
+ * 'close' (which clears the slot). Replies are decoded and resolved in the 'message'
+ * listener itself, and liveness is watched by the server-wide keepalive sweep.
  */
 export const runConnection = (
   open: (attach: (ws: WebSocket) => void) => Effect.Effect<WebSocket, UpgradeFailed>,
+  fork: (effect: Effect.Effect<unknown>) => void,
   live: LiveSession,
   sessions: SessionsShape,
+  keepalive: KeepaliveSweep,
   config: ServerConfigShape
 ): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { session, sid } = live
-    const inbox = yield* Queue.unbounded<Inbound>()
-    const closed = yield* Deferred.make<void>()
+    const clock = yield* Effect.clock
     let socket: WebSocket | undefined
+    let queue: Queue.Dequeue<ServerFrame> | undefined
+    let watched: Watched | undefined
+    let closed = false
+    let silent = false
+    let lastTouch = Number.NEGATIVE_INFINITY
+    let corked = false
+    let notReading = false
     // the protocol bounds outbound: what a socket may hold unsent; an error frame over it is dropped
     const maxBuffered = config.limits.outboundBuffer
-    const send = (frame: Parameters<typeof encodeServerFrame>[0]) =>
-      Effect.sync(() => {
-        if (socket?.readyState === WebSocket.OPEN && socket.bufferedAmount <= maxBuffered) {
-          socket.send(encodeServerFrame(frame))
-        }
+    const stallMillis = Duration.toMillis(config.outboundStall)
+
+    const sendNow = (frame: ServerFrame) => {
+      if (socket?.readyState === WebSocket.OPEN && socket.bufferedAmount <= maxBuffered) {
+        socket.send(encodeServerFrame(frame))
+      }
+    }
+    const touch = () => {
+      const now = clock.unsafeCurrentTimeMillis()
+      if (now - lastTouch < TOUCH_EVERY_MS) return
+      lastTouch = now
+      fork(sessions.touch(sid))
+    }
+    const onText = (text: string) => {
+      const decoded = decodeReply(text)
+      if (decoded._tag === "Left") return sendNow({ type: "error", ...decoded.left })
+      const reply = decoded.right
+      if (Effect.runSync(session.resolve(reply)) === "resolved") return
+      sendNow({
+        type: "error",
+        code: "unknown_request",
+        message: `request ${cut(reply.req_id)} is not owed by this session (never sent, already answered, ` +
+          `or withdrawn); do not reply to it again`,
+        req_id: cut(reply.req_id)
       })
-    const keepalive = yield* makeKeepalive({
-      pingEvery: config.keepalive.pingEvery,
-      silentAfter: config.keepalive.silentAfter,
-      ping: Effect.sync(() => {
-        if (socket?.readyState === WebSocket.OPEN) socket.ping()
-      }),
-      onAliveTick: Effect.asVoid(sessions.touch(sid))
-    })
+    }
 
     // Never leave with the socket open; on interruption (server stopping) say so with 1001.
     yield* Effect.addFinalizer((exit) =>
@@ -114,19 +143,23 @@ export const runConnection = (
     const attach = (ws: WebSocket) => {
       socket = ws
       ws.on("message", (data: RawData, isBinary: boolean) => {
-        keepalive.alive()
-        Queue.unsafeOffer(inbox, isBinary ? { _tag: "binary" } : { _tag: "text", text: textOf(data) })
+        watched?.alive()
+        touch()
+        if (isBinary) sendNow({ type: "error", ...binaryFrameProblem })
+        else onText(textOf(data))
       })
-      ws.on("pong", keepalive.alive)
+      ws.on("pong", () => watched?.alive())
       // protocol errors (1009 and the like): ws has already sent the close, 'close' follows
-      ws.on("error", () => {})
+      ws.on("error", noop)
       ws.once("close", () => {
-        Queue.unsafeOffer(inbox, { _tag: "end" })
-        Deferred.unsafeDone(closed, Exit.void)
+        closed = true
+        watched?.remove()
+        // shuts the queue, which ends the writer below
+        if (queue !== undefined) fork(session.clearOutboundIf(queue))
       })
     }
     const upgraded = yield* Effect.either(open(attach))
-    if (Either.isLeft(upgraded)) {
+    if (upgraded._tag === "Left") {
       yield* Effect.logDebug("operator socket upgrade failed").pipe(
         Effect.annotateLogs({ sid, reason: upgraded.left.message })
       )
@@ -140,102 +173,83 @@ export const runConnection = (
       yield* closeAndWait(ws, TORN_DOWN_CLOSE)
       return
     }
-    const queue = attached.value
-    yield* Effect.addFinalizer(() => session.clearOutboundIf(queue))
+    const out = attached.value
+    queue = out
+    yield* Effect.addFinalizer(() => session.clearOutboundIf(out))
+    if (closed) return
+    watched = keepalive.watch({
+      ping: () => {
+        if (ws.readyState === WebSocket.OPEN) ws.ping()
+      },
+      onSilent: () => {
+        silent = true
+        ws.terminate()
+      },
+      onAliveTick: () => fork(sessions.touch(sid))
+    })
+    yield* Effect.addFinalizer(() => Effect.sync(() => watched?.remove()))
+    lastTouch = clock.unsafeCurrentTimeMillis()
     yield* sessions.touch(sid)
 
-    // A batch goes out with the TCP socket corked, so its frames leave in one write rather
-    // than one syscall each; every frame still checks the socket is open first. It stops at
-    // the buffer limit and says how many frames it wrote.
+    // Frames go out with the TCP socket corked until the event loop's next check phase, so
+    // everything sent in one tick leaves in one write rather than one syscall each.
+    const uncork = () => {
+      corked = false
+      rawSocketOf(ws)?.uncork?.()
+    }
+    // Writes stop at the buffer limit; the index of the first frame not written comes back.
     const sendSome = (frames: ReadonlyArray<ServerFrame>, from: number) =>
       Effect.sync(() => {
-        const ws = socket
-        if (ws === undefined || ws.readyState !== WebSocket.OPEN) return frames.length
-        const raw = (ws as unknown as { readonly _socket?: Partial<Pick<Socket, "cork" | "uncork">> })._socket
-        const corked = typeof raw?.cork === "function" && typeof raw.uncork === "function"
-        if (corked) raw.cork!()
-        let i = from
-        try {
-          for (; i < frames.length && ws.bufferedAmount <= maxBuffered; i++) {
-            if (ws.readyState !== WebSocket.OPEN) return frames.length
-            ws.send(encodeServerFrame(frames[i]!))
+        if (ws.readyState !== WebSocket.OPEN) return frames.length
+        if (!corked) {
+          const raw = rawSocketOf(ws)
+          if (typeof raw?.cork === "function" && typeof raw.uncork === "function") {
+            raw.cork()
+            corked = true
+            setImmediate(uncork)
           }
-        } finally {
-          if (corked) raw.uncork!()
+        }
+        let i = from
+        for (; i < frames.length && ws.bufferedAmount <= maxBuffered; i++) {
+          if (ws.readyState !== WebSocket.OPEN) return frames.length
+          ws.send(encodeServerFrame(frames[i]!))
         }
         return i
       })
-    const notReading = yield* Deferred.make<void>()
-    const stallMillis = Duration.toMillis(config.outboundStall)
     // Over the limit the writer takes nothing more from the queue (the requests stay in the
     // pending map, nothing grows here) until the peer reads; a buffer that stays over it
     // for `outboundStall` means the peer does not read.
     const awaitRoom = Effect.gen(function*() {
       const since = yield* Clock.currentTimeMillis
-      while (socket !== undefined && socket.readyState === WebSocket.OPEN && socket.bufferedAmount > maxBuffered) {
+      while (ws.readyState === WebSocket.OPEN && ws.bufferedAmount > maxBuffered) {
         if ((yield* Clock.currentTimeMillis) - since >= stallMillis) return false
         yield* Effect.sleep("20 millis")
       }
       return true
     })
-    const sendBatch = (frames: ReadonlyArray<ServerFrame>): Effect.Effect<void> =>
-      Effect.flatMap(sendSome(frames, 0), function loop(sent): Effect.Effect<void> {
+    const sendBatch = (frames: ReadonlyArray<ServerFrame>): Effect.Effect<void, "not_reading"> =>
+      Effect.flatMap(sendSome(frames, 0), function loop(sent): Effect.Effect<void, "not_reading"> {
         if (sent >= frames.length) return Effect.void
-        return Effect.flatMap(awaitRoom, (room) =>
-          room ? Effect.flatMap(sendSome(frames, sent), loop) : Deferred.succeed(notReading, undefined).pipe(
-            Effect.zipRight(Effect.never)
-          ))
+        return Effect.flatMap(awaitRoom, (room) => {
+          if (room) return Effect.flatMap(sendSome(frames, sent), loop)
+          notReading = true
+          return Effect.fail("not_reading" as const)
+        })
       })
-
-    // Taking from the queue interrupts this fiber once it is shut down (replaced or torn down).
-    yield* Queue.takeBetween(queue, 1, 1024).pipe(
-      Effect.flatMap((batch) => sendBatch(Chunk.toReadonlyArray(batch))),
-      Effect.forever,
-      Effect.forkScoped
+    // Taking from a shut-down queue interrupts the take: that is the end of the writer.
+    yield* Effect.exit(
+      Effect.forever(Effect.flatMap(Queue.takeBetween(out, 1, 1024), (batch) => sendBatch(Chunk.toReadonlyArray(batch))))
     )
 
-    const reply = (error: Omit<ErrorFrame, "type">) => send({ type: "error", ...error })
-    const handle = (message: Inbound): Effect.Effect<void> => {
-      if (message._tag === "binary") return reply(binaryFrameProblem)
-      if (message._tag === "end") return Effect.void
-      return Either.match(decodeOperatorFrame(message.text), {
-        onLeft: reply,
-        onRight: (decoded) =>
-          Effect.flatMap(session.resolve(decoded), (outcome) =>
-            outcome === "resolved" ? Effect.void : reply({
-              code: "unknown_request",
-              message: `request ${cut(decoded.req_id)} is not owed by this session (never sent, already answered, ` +
-                `or withdrawn); do not reply to it again`,
-              req_id: cut(decoded.req_id)
-            }))
-      })
-    }
-    // Frames in arrival order, a batch at a time; one access record per batch.
-    const reader: Effect.Effect<void> = Effect.flatMap(Queue.takeBetween(inbox, 1, 256), (batch) => {
-      let end = false
-      const messages: Array<Inbound> = []
-      for (const m of batch) {
-        if (m._tag === "end") end = true
-        else messages.push(m)
-      }
-      return Effect.forEach(messages, handle, { discard: true }).pipe(
-        Effect.zipRight(messages.length > 0 ? Effect.asVoid(sessions.touch(sid)) : Effect.void),
-        Effect.zipRight(end ? Effect.void : Effect.suspend(() => reader))
-      )
-    })
-    const readerFiber = yield* Effect.forkScoped(reader)
-
-    const endings: ReadonlyArray<Effect.Effect<Ending>> = [
-      Effect.as(Deferred.await(closed), "closed"),
-      Effect.zipRight(
-        Queue.awaitShutdown(queue),
-        Effect.map(session.state, (s) => (s === "torn_down" ? "torn_down" : "replaced"))
-      ),
-      Effect.as(session.awaitTeardown, "torn_down"),
-      Effect.as(keepalive.run, "silent"),
-      Effect.as(Deferred.await(notReading), "not_reading")
-    ]
-    const ending = yield* Effect.raceAll(endings)
+    const ending: Ending = notReading
+      ? "not_reading"
+      : silent
+      ? "silent"
+      : closed
+      ? "closed"
+      : (yield* session.state) === "torn_down"
+      ? "torn_down"
+      : "replaced"
     yield* Effect.logDebug("operator socket ending").pipe(Effect.annotateLogs({ sid, ending }))
     switch (ending) {
       case "replaced":
@@ -247,12 +261,11 @@ export const runConnection = (
         break
       case "silent":
         // detached as if it had closed (a disconnect, not a teardown); nothing to say to a dead peer
-        ws.terminate()
         yield* closeAndWait(ws, undefined)
         break
       case "not_reading":
-        // a disconnect (docs/operators.md: a disconnect, a socket that stops reading): pending requests stay and are redelivered on reconnect
-        yield* session.clearOutboundIf(queue)
+        // a disconnect (docs/operators.md): pending requests stay and are redelivered on reconnect
+        yield* session.clearOutboundIf(out)
         yield* Effect.logWarning("operator socket closed: it stopped reading").pipe(
           Effect.annotateLogs({ sid, buffered: ws.bufferedAmount })
         )
@@ -261,7 +274,6 @@ export const runConnection = (
       case "closed":
         break
     }
-    yield* Fiber.join(readerFiber).pipe(Effect.timeout("5 seconds"), Effect.ignore)
   })
 
 /** The raw route beside the HttpApi (HttpApi has no WebSocket endpoints). */
@@ -279,8 +291,9 @@ export const OperatorSocketLive = HttpLayerRouter.use((router) =>
         const token = yield* socketToken(request)
         const live = yield* Effect.mapError(sessions.authenticate(sid ?? "", token), credentialError)
         yield* checkUpgradeHeaders(request.headers)
-        yield* Effect.scoped(runConnection((attach) => upgrader.upgrade(request, attach), live, sessions, config))
-        // written onto a socket that is already gone: a no-op
+        yield* upgrader.serve(request, (open, fork) => runConnection(open, fork, live, sessions, upgrader.keepalive, config))
+        // after a handshake this response is never written (WsUpgrade.serve); after a failed
+        // one the socket is already gone
         return HttpServerResponse.empty()
       })
     )

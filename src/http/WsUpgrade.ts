@@ -10,12 +10,14 @@
  */
 import type { HttpServerRequest } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { Context, Data, Duration, Effect, Layer } from "effect"
+import { Context, Data, Deferred, Duration, Effect, Exit, FiberSet, Layer, Runtime, type Scope } from "effect"
 import type { IncomingMessage, Server } from "node:http"
 import type { Duplex } from "node:stream"
 import { WebSocket, WebSocketServer } from "ws"
 import { ServerConfig } from "../layers/ServerConfig.js"
 import { WS_PROTOCOL } from "./auth.js"
+import { makeDeferred } from "../services/sharedDeferred.js"
+import { type KeepaliveSweep, makeKeepaliveSweep } from "./keepalive.js"
 
 const heads = new WeakMap<IncomingMessage, Buffer>()
 const noop = () => {}
@@ -62,6 +64,26 @@ export const closeAndWait = (
     )
   })
 
+/**
+ * One socket's life; `open` does the handshake and calls `attach` on the new socket;
+ * `fork` runs a short effect from a socket listener (one runtime shared by every socket).
+ */
+export type Connection = (
+  open: (attach: (ws: WebSocket) => void) => Effect.Effect<WebSocket, UpgradeFailed>,
+  fork: (effect: Effect.Effect<unknown>) => void
+) => Effect.Effect<void, never, Scope.Scope>
+
+/**
+ * After our own handshake the platform still answers the HTTP request, and it would write
+ * that response onto the TCP socket `ws` now owns. A response with no socket ends without
+ * writing anything, and the platform skips one that has ended.
+ */
+const retireHttpResponse = (request: HttpServerRequest.HttpServerRequest) => {
+  const response = NodeHttpServerRequest.toServerResponse(request)
+  if (response.socket !== null) response.detachSocket(response.socket)
+  response.end()
+}
+
 export class WsUpgrade extends Context.Tag("swarmgate/WsUpgrade")<WsUpgrade, {
   /**
    * Complete the handshake on the request's socket. `attach` runs synchronously as the
@@ -71,6 +93,17 @@ export class WsUpgrade extends Context.Tag("swarmgate/WsUpgrade")<WsUpgrade, {
     request: HttpServerRequest.HttpServerRequest,
     attach: (ws: WebSocket) => void
   ) => Effect.Effect<WebSocket, UpgradeFailed>
+  /**
+   * Run `connection` for as long as its socket lives, on a fiber of its own outside the
+   * HTTP request (see `serve` below); returns once the handshake is settled. `connection`
+   * must call `open` to do the handshake.
+   */
+  readonly serve: (
+    request: HttpServerRequest.HttpServerRequest,
+    connection: Connection
+  ) => Effect.Effect<void>
+  /** The one keepalive sweep of every operator socket (docs/operators.md, Liveness). */
+  readonly keepalive: KeepaliveSweep
 }>() {
   /** Closing the layer closes every socket it opened with 1001. */
   static readonly layer: Layer.Layer<WsUpgrade, never, ServerConfig> = Layer.scoped(
@@ -113,7 +146,37 @@ export class WsUpgrade extends Context.Tag("swarmgate/WsUpgrade")<WsUpgrade, {
           })
           return Effect.sync(() => socket.off("close", onClose))
         })
-      return { upgrade }
+      // Each connection runs on a fiber of this layer, not on its HTTP request's: a request
+      // fiber parked for the socket's lifetime would hold the whole HTTP stack (several
+      // copies of the app context) per idle socket. Closing the layer interrupts them all.
+      const runConnection = yield* FiberSet.makeRuntime<never>()
+      const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+      const fork = (effect: Effect.Effect<unknown>) => void runFork(effect)
+      // `open` for one request, built apart from `serve` so that its closure cannot keep the
+      // request (and its HTTP objects) alive for the socket's lifetime
+      const opener = (request: HttpServerRequest.HttpServerRequest, settled: Deferred.Deferred<boolean>) => {
+        let pending: HttpServerRequest.HttpServerRequest | undefined = request
+        return (attach: (ws: WebSocket) => void) =>
+          Effect.suspend(() => {
+            const req = pending
+            pending = undefined
+            return req === undefined
+              ? Effect.fail(new UpgradeFailed({ message: "the handshake was already done" }))
+              : upgrade(req, attach)
+          }).pipe(Effect.onExit((exit) => Deferred.succeed(settled, Exit.isSuccess(exit))))
+      }
+      const serve = (request: HttpServerRequest.HttpServerRequest, connection: Connection) =>
+        Effect.suspend(() => {
+          const settled = makeDeferred<boolean>()
+          runConnection(
+            Effect.scoped(connection(opener(request, settled), fork)).pipe(Effect.ensuring(Deferred.succeed(settled, false)))
+          )
+          return Effect.flatMap(Deferred.await(settled), (upgraded) =>
+            upgraded ? Effect.sync(() => retireHttpResponse(request)) : Effect.void)
+        })
+      const keepalive = yield* makeKeepaliveSweep(config.keepalive)
+      yield* Effect.forkScoped(keepalive.run)
+      return { upgrade, serve, keepalive }
     })
   )
 }

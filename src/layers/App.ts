@@ -99,7 +99,8 @@ export const StartupLogLive = Layer.effectDiscard(
  * Everything, listening on the configured address; the output exposes what tests need.
  * Build order: storage, listener and registry, then the public URL (needs the bound port),
  * then the engine (reads both), then the routes (read the engine). Release runs the other
- * way: the routes stop first, then the engine interrupts its run fibers, which records
+ * way: the routes stop first, then the operator sockets close with 1001, then the engine
+ * interrupts its run fibers, which records
  * every running run as `interrupted` (docs/commands.md, `serve`) while storage is still open, and
  * only then are the sessions ended.
  *
@@ -111,7 +112,7 @@ export const AppLive = (
   engine: EngineOptions = {},
   storage: Layer.Layer<Repositories, StorageUnavailable, ServerConfig> = StorageLive
 ) => {
-  const Base = Layer.mergeAll(NodeServerLive, SessionsFromRepo, WsUpgrade.layer).pipe(
+  const Base = Layer.mergeAll(NodeServerLive, SessionsFromRepo).pipe(
     Layer.provideMerge(storage)
   )
   const WithUrl = PublicUrl.layer.pipe(Layer.provideMerge(Base))
@@ -119,7 +120,9 @@ export const AppLive = (
     Layer.provideMerge(EngineFromUrl(engine)),
     Layer.provideMerge(WithUrl)
   )
-  const Served = HttpLive.pipe(Layer.provideMerge(WithEngine))
+  // sockets are built after the engine so they close (1001) before it interrupts its runs:
+  // a run stopped by shutdown must not send `cancel` for requests it re-issues after a restart
+  const Served = HttpLive.pipe(Layer.provideMerge(WsUpgrade.layer), Layer.provideMerge(WithEngine))
   return Layer.mergeAll(IdleSweepLive, StartupLogLive).pipe(
     Layer.provideMerge(Served),
     Layer.provideMerge(ServerConfig.layer(input))

@@ -169,7 +169,8 @@ export const decodeOperatorFrame = (text: string): Either.Either<PendingReply, F
   }
   if (!(FRAME_TYPES as ReadonlyArray<string>).includes(type)) {
     return Either.left(
-      problem(`unknown frame type ${JSON.stringify(oneLine(type, 60))}; accepted types: ${acceptedTypes}`, reqId)
+      // quoted as sent (JSON escapes keep it on one line): trimming would turn "spawn_ack " into an accepted name
+      problem(`unknown frame type ${JSON.stringify(type.length > 60 ? `${type.slice(0, 60)}…` : type)}; accepted types: ${acceptedTypes}`, reqId)
     )
   }
   const frame = parsed

@@ -3,7 +3,6 @@
  * a pending map of requests owed a reply and a swappable outbound queue.
  */
 import {
-  Clock,
   Context,
   Deferred,
   Duration,
@@ -30,6 +29,7 @@ import { makeReqId } from "../protocol/ids.js"
 import { type Withdrawal, type WithdrawalReason, withdraws } from "../protocol/withdrawal.js"
 import { currentRequest } from "./CurrentRequest.js"
 import { type RequestError, RequestTimedOut, RequestWithdrawn, SessionTornDown } from "./OperatorErrors.js"
+import { makeDeferred } from "./sharedDeferred.js"
 
 export type SessionState = "connected" | "disconnected" | "torn_down"
 
@@ -115,6 +115,293 @@ const byAge = (a: Entry, b: Entry): number => a.info.createdAt - b.info.createdA
 
 const deadlineNames = { ask: "ask_timeout", hook_before: "hook_timeout", spawn: "spawn_timeout" } as const
 
+type Deadlines = Readonly<Record<RequestKind, number | undefined>>
+
+const deadlineMs = (d: Duration.DurationInput | undefined) =>
+  d === undefined ? undefined : Duration.toMillis(Duration.decode(d))
+
+// Sessions share one options object; its decoded deadlines are shared with it.
+const decoded = new WeakMap<OperatorSessionOptions, Deadlines>()
+const deadlinesOf = (options: OperatorSessionOptions): Deadlines => {
+  let d = decoded.get(options)
+  if (d === undefined) {
+    d = {
+      ask: deadlineMs(options.deadlines?.ask),
+      hook_before: deadlineMs(options.deadlines?.hook),
+      spawn: deadlineMs(options.deadlines?.spawn)
+    }
+    decoded.set(options, d)
+  }
+  return d
+}
+
+const noOptions: RequestOptions = {}
+const tornDownMark = Symbol("torn_down")
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
+/**
+ * One operator session. Its methods live on the prototype, so an idle session is a few
+ * small objects: thousands of them are held at once (docs/performance.md, P3). The state is the
+ * design card's: the pending map `Ref<HashMap<string, Deferred>>` and the outbound slot
+ * `SynchronizedRef<Option<Queue>>`; the lifecycle state is a plain field, read inside the
+ * map's `Ref.modify` so registration and teardown cannot interleave (one JS thread).
+ */
+class Session implements OperatorSessionShape {
+  readonly pendingRef = Ref.unsafeMake(HashMap.empty<string, Entry>())
+  readonly outbound = SynchronizedRef.unsafeMake(Option.none<Queue.Queue<ServerFrame>>())
+  private current: SessionState = "disconnected"
+  private seq = 0
+  /** Made when first awaited; completed by teardown. */
+  private tornDown: Deferred.Deferred<void> | undefined
+
+  constructor(readonly sid: string, private readonly deadlines: Deadlines) {}
+
+  get state(): Effect.Effect<SessionState> {
+    return Effect.sync(() => this.current)
+  }
+
+  private tornDownError(reason: string) {
+    return new SessionTornDown({ sid: this.sid, message: `operator session ${this.sid} was torn down (${reason})` })
+  }
+
+  // false when nothing went out: no socket, or its queue was shut by a swap (the request
+  // stays in the map, so redelivery covers it).
+  private offer(frame: ServerFrame): Effect.Effect<boolean> {
+    return Effect.map(
+      SynchronizedRef.get(this.outbound),
+      (slot) => Option.isSome(slot) && Queue.unsafeOffer(slot.value, frame)
+    )
+  }
+
+  private cancel(reqId: string, reason: WithdrawalReason) {
+    const frame: CancelFrame = { type: "cancel", req_id: reqId, reason }
+    return this.offer(frame)
+  }
+
+  // Remove the entry only if it is still this one (a reused req_id may have replaced it).
+  private takeIfCurrent(entry: Entry) {
+    return Ref.modify(this.pendingRef, (map): readonly [boolean, HashMap.HashMap<string, Entry>] => {
+      const current = HashMap.get(map, entry.info.reqId)
+      return Option.isSome(current) && current.value === entry
+        ? [true, HashMap.remove(map, entry.info.reqId)]
+        : [false, map]
+    })
+  }
+
+  // One Ref.modify: insert, and learn in the same step whether an entry was replaced or
+  // the session is already torn down (then nothing is inserted).
+  private register(frame: RequestFrame, runId: string | undefined, beforeRedelivery: RequestOptions["beforeRedelivery"]) {
+    return Effect.clockWith((clock) => {
+      const info: Mutable<PendingInfo> = {
+        reqId: frame.req_id,
+        kind: frame.type,
+        taskId: frame.task_id,
+        createdAt: clock.unsafeCurrentTimeMillis(),
+        frame
+      }
+      if (runId !== undefined) info.runId = runId
+      const entry: Entry = { info, deferred: makeDeferred(), seq: this.seq++, beforeRedelivery }
+      return Effect.flatMap(
+        Ref.modify(this.pendingRef, (map): readonly [Option.Option<Entry> | typeof tornDownMark, HashMap.HashMap<string, Entry>] =>
+          this.current === "torn_down"
+            ? [tornDownMark, map]
+            : [HashMap.get(map, info.reqId), HashMap.set(map, info.reqId, entry)]),
+        (previous: Option.Option<Entry> | typeof tornDownMark) => {
+          if (previous === tornDownMark) {
+            Deferred.unsafeDone(entry.deferred, Effect.fail(this.tornDownError("before this request was sent")))
+          } else if (Option.isSome(previous)) {
+            // Re-issuing a req_id that is still owed: the newer call takes the entry over.
+            Deferred.unsafeDone(
+              previous.value.deferred,
+              Effect.fail(
+                new RequestWithdrawn({
+                  reqId: info.reqId,
+                  reason: "superseded",
+                  message: `request ${info.reqId} was issued again; the earlier call no longer waits for it`
+                })
+              )
+            )
+          }
+          return Effect.succeed(entry)
+        }
+      )
+    })
+  }
+
+  private awaitEntry(entry: Entry): Effect.Effect<PendingReply, RequestError> {
+    const reply = Deferred.await(entry.deferred)
+    const ms = this.deadlines[entry.info.kind]
+    if (ms === undefined) return reply
+    const { kind, reqId } = entry.info
+    const timedOut = () =>
+      new RequestTimedOut({
+        kind,
+        reqId,
+        deadlineMs: ms,
+        message: `${kind} request ${reqId} got no reply within its deadline of ${ms} ms (${deadlineNames[kind]})`
+      })
+    // If the entry is already gone, a reply, withdrawal or teardown got there first and
+    // its outcome stands.
+    const expire = Effect.flatMap(this.takeIfCurrent(entry), (taken) =>
+      taken
+        ? Effect.zipRight(this.cancel(reqId, "deadline"), Deferred.fail(entry.deferred, timedOut()))
+        : Effect.void)
+    return reply.pipe(
+      Effect.timeoutOption(Duration.millis(ms)),
+      Effect.flatMap(Option.match({
+        onSome: Effect.succeed,
+        onNone: () => Effect.zipRight(expire, reply)
+      }))
+    )
+  }
+
+  request(body: RequestBody, options: RequestOptions = noOptions): Effect.Effect<PendingReply, RequestError> {
+    return Effect.flatMap(currentRequest, (parent) => {
+      // one copy of the body; parent_req_id only when there is a parent (frames carry no null fields)
+      const frame = { ...body, req_id: options.reqId ?? makeReqId(this.sid, body.type) } as Mutable<RequestFrame>
+      if (Option.isSome(parent)) frame.parent_req_id = parent.value
+      const runId = options.runId ?? (body.type === "spawn" ? body.run_id : undefined)
+      return Effect.acquireUseRelease(
+        this.register(frame, runId, options.beforeRedelivery),
+        (entry) => Effect.zipRight(this.offer(frame), this.awaitEntry(entry)),
+        (entry, exit) =>
+          Exit.isSuccess(exit)
+            // the reply took the entry out
+            ? Effect.void
+            : Effect.flatMap(this.takeIfCurrent(entry), (taken) =>
+              // Still owed after the caller was interrupted: tell the operator to stop.
+              taken && Exit.isInterrupted(exit) ? this.cancel(entry.info.reqId, "interrupted") : Effect.void)
+      )
+    })
+  }
+
+  notify(body: Omit<HookAfterFrame, "req_id" | "parent_req_id">): Effect.Effect<void> {
+    return Effect.flatMap(currentRequest, (parent) => {
+      const frame = { ...body, req_id: makeReqId(this.sid, "hook_after") } as Mutable<HookAfterFrame>
+      if (Option.isSome(parent)) frame.parent_req_id = parent.value
+      return Effect.flatMap(this.offer(frame), (sent) =>
+        sent ? Effect.void : Effect.logWarning("hook_after dropped: operator session is disconnected").pipe(
+          Effect.annotateLogs({ sid: this.sid, task_id: body.task_id, agent: body.agent, attempt: body.attempt })
+        ))
+    })
+  }
+
+  private get snapshot() {
+    return Effect.map(Ref.get(this.pendingRef), (map) => Array.from(HashMap.values(map)).sort(byAge))
+  }
+
+  private redeliveryFrame(entry: Entry): Effect.Effect<ServerFrame> {
+    return entry.beforeRedelivery === undefined
+      ? Effect.succeed({ ...entry.info.frame, redelivery: true })
+      : Effect.map(entry.beforeRedelivery(entry.info.frame), (frame) => {
+        entry.info = { ...entry.info, frame }
+        return { ...frame, redelivery: true }
+      })
+  }
+
+  // The new queue goes into the slot before the pending map is read: a request registered
+  // after that read finds the new queue itself, one registered before is in the snapshot
+  // (at worst it goes out twice; operators deduplicate by req_id).
+  private get swapIn(): Effect.Effect<Queue.Queue<ServerFrame>, SessionTornDown> {
+    return SynchronizedRef.modifyEffect(this.outbound, (previous) =>
+      Effect.suspend(() => {
+        if (this.current === "torn_down") return Effect.fail(this.tornDownError("a socket attached after teardown"))
+        return Effect.flatMap(Queue.unbounded<ServerFrame>(), (queue) =>
+          Effect.as(
+            Option.isSome(previous) ? Queue.shutdown(previous.value) : Effect.void,
+            [queue, Option.some(queue)] as const
+          ).pipe(Effect.tap(() => {
+            this.current = "connected"
+          })))
+      }))
+  }
+
+  get replaceOutbound(): Effect.Effect<Queue.Dequeue<ServerFrame>, SessionTornDown> {
+    return Effect.gen(this, function*() {
+      const queue = yield* this.swapIn
+      const frames = yield* Effect.flatMap(this.snapshot, Effect.forEach((entry) => this.redeliveryFrame(entry)))
+      // a newer socket or a teardown may have shut this queue meanwhile; it redelivers itself
+      yield* Queue.offerAll(queue, frames).pipe(Effect.catchAllCause(() => Effect.void))
+      return queue as Queue.Dequeue<ServerFrame>
+    }).pipe(Effect.uninterruptible)
+  }
+
+  clearOutboundIf(queue: Queue.Dequeue<ServerFrame>): Effect.Effect<void> {
+    return SynchronizedRef.updateEffect(this.outbound, (slot) =>
+      Option.isSome(slot) && slot.value === queue
+        ? Queue.shutdown(slot.value).pipe(
+          Effect.zipRight(Effect.sync(() => {
+            if (this.current !== "torn_down") this.current = "disconnected"
+          })),
+          Effect.as(Option.none())
+        )
+        : Effect.succeed(slot)).pipe(Effect.uninterruptible)
+  }
+
+  resolve(reply: PendingReply): Effect.Effect<ResolveOutcome> {
+    return Effect.map(
+      Ref.modify(this.pendingRef, (map) => [HashMap.get(map, reply.req_id), HashMap.remove(map, reply.req_id)] as const),
+      (entry): ResolveOutcome => {
+        if (Option.isNone(entry)) return "unknown_request"
+        Deferred.unsafeDone(entry.value.deferred, Effect.succeed(reply))
+        return "resolved"
+      }
+    )
+  }
+
+  withdraw(target: Withdrawal, reason: WithdrawalReason): Effect.Effect<number> {
+    return Effect.gen(this, function*() {
+      const taken = yield* Ref.modify(this.pendingRef, (map) => {
+        const drop = Array.from(HashMap.values(map)).filter((entry) =>
+          withdraws(target, entry.info.runId, entry.info.taskId)
+        )
+        const keep = drop.reduce((rest, entry) => HashMap.remove(rest, entry.info.reqId), map)
+        return [drop.sort(byAge), keep] as const
+      })
+      for (const entry of taken) {
+        const reqId = entry.info.reqId
+        yield* Deferred.fail(
+          entry.deferred,
+          new RequestWithdrawn({ reqId, reason, message: `request ${reqId} was withdrawn (${reason})` })
+        )
+        yield* this.cancel(reqId, reason)
+      }
+      return taken.length
+    }).pipe(Effect.uninterruptible)
+  }
+
+  teardown(reason: string): Effect.Effect<void> {
+    return Effect.gen(this, function*() {
+      if (this.current === "torn_down") return
+      this.current = "torn_down"
+      const entries = yield* Ref.getAndSet(this.pendingRef, HashMap.empty())
+      const error = this.tornDownError(reason)
+      for (const entry of HashMap.values(entries)) Deferred.unsafeDone(entry.deferred, Effect.fail(error))
+      yield* SynchronizedRef.updateEffect(this.outbound, (slot) =>
+        Option.isSome(slot)
+          ? Effect.as(Queue.shutdown(slot.value), Option.none())
+          : Effect.succeed(slot))
+      if (this.tornDown !== undefined) Deferred.unsafeDone(this.tornDown, Effect.void)
+    }).pipe(Effect.uninterruptible)
+  }
+
+  get pending(): Effect.Effect<ReadonlyArray<PendingInfo>> {
+    return Effect.map(this.snapshot, (entries) => entries.map((e) => e.info))
+  }
+
+  sendError(frame: Omit<ErrorFrame, "type">): Effect.Effect<void> {
+    return Effect.asVoid(this.offer({ type: "error", ...frame }))
+  }
+
+  get awaitTeardown(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.current === "torn_down") return Effect.void
+      this.tornDown ??= makeDeferred<void>()
+      return Deferred.await(this.tornDown)
+    })
+  }
+}
+
 /**
  * One operator session. Closing the scope tears it down, so every caller still
  * waiting on it fails instead of hanging.
@@ -123,261 +410,9 @@ export const make = (
   sid: string,
   options: OperatorSessionOptions = {}
 ): Effect.Effect<OperatorSessionShape, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const deadlineMs = (d: Duration.DurationInput | undefined) =>
-      d === undefined ? undefined : Duration.toMillis(Duration.decode(d))
-    const deadlines: Record<RequestKind, number | undefined> = {
-      ask: deadlineMs(options.deadlines?.ask),
-      hook_before: deadlineMs(options.deadlines?.hook),
-      spawn: deadlineMs(options.deadlines?.spawn)
-    }
-
-    const pendingRef = yield* Ref.make(HashMap.empty<string, Entry>())
-    const outbound = yield* SynchronizedRef.make(Option.none<Queue.Queue<ServerFrame>>())
-    const stateRef = yield* Ref.make<SessionState>("disconnected")
-    const tornDown = yield* Deferred.make<void>()
-    const seqRef = yield* Ref.make(0)
-
-    const tornDownError = (reason: string) =>
-      new SessionTornDown({ sid, message: `operator session ${sid} was torn down (${reason})` })
-
-    // false when nothing went out. A swap can shut the queue between the read and the
-    // offer, and offering to a shut-down queue interrupts (pitfall 12): that is caught,
-    // and a pending request lost that way is still in the map, so redelivery covers it.
-    const offer = (frame: ServerFrame): Effect.Effect<boolean> =>
-      Effect.flatMap(
-        SynchronizedRef.get(outbound),
-        Option.match({
-          onNone: () => Effect.succeed(false),
-          onSome: (queue) =>
-            Effect.flatMap(Queue.isShutdown(queue), (down) =>
-              down
-                ? Effect.succeed(false)
-                : Queue.offer(queue, frame).pipe(Effect.catchAllCause(() => Effect.succeed(false))))
-        })
-      )
-
-    const cancel = (reqId: string, reason: WithdrawalReason) => {
-      const frame: CancelFrame = { type: "cancel", req_id: reqId, reason }
-      return offer(frame)
-    }
-
-    // Remove the entry only if it is still this one (a reused req_id may have replaced it).
-    const takeIfCurrent = (entry: Entry) =>
-      Ref.modify(pendingRef, (map): readonly [boolean, HashMap.HashMap<string, Entry>] => {
-        const current = HashMap.get(map, entry.info.reqId)
-        return Option.isSome(current) && current.value === entry
-          ? [true, HashMap.remove(map, entry.info.reqId)]
-          : [false, map]
-      })
-
-    const register = (
-      frame: RequestFrame,
-      runId: string | undefined,
-      beforeRedelivery: RequestOptions["beforeRedelivery"]
-    ) =>
-      Effect.gen(function*() {
-        const createdAt = yield* Clock.currentTimeMillis
-        const deferred = yield* Deferred.make<PendingReply, RequestError>()
-        const seq = yield* Ref.getAndUpdate(seqRef, (n) => n + 1)
-        const info: PendingInfo = {
-          reqId: frame.req_id,
-          kind: frame.type,
-          taskId: frame.task_id,
-          createdAt,
-          frame,
-          ...(runId === undefined ? {} : { runId })
-        }
-        const entry: Entry = { info, deferred, seq, beforeRedelivery }
-        const previous = yield* Ref.modify(
-          pendingRef,
-          (map) => [HashMap.get(map, info.reqId), HashMap.set(map, info.reqId, entry)] as const
-        )
-        // Re-issuing a req_id that is still owed: the newer call takes the entry over.
-        if (Option.isSome(previous)) {
-          yield* Deferred.fail(
-            previous.value.deferred,
-            new RequestWithdrawn({
-              reqId: info.reqId,
-              reason: "superseded",
-              message: `request ${info.reqId} was issued again; the earlier call no longer waits for it`
-            })
-          )
-        }
-        // Checked after inserting: a teardown that drained the map before our insert has
-        // already set torn_down, so nothing can be left behind un-failed.
-        if ((yield* Ref.get(stateRef)) === "torn_down") {
-          yield* takeIfCurrent(entry)
-          yield* Deferred.fail(deferred, tornDownError("before this request was sent"))
-        }
-        return entry
-      })
-
-    const awaitEntry = (entry: Entry): Effect.Effect<PendingReply, RequestError> => {
-      const reply = Deferred.await(entry.deferred)
-      const ms = deadlines[entry.info.kind]
-      if (ms === undefined) return reply
-      const { kind, reqId } = entry.info
-      const timedOut = () =>
-        new RequestTimedOut({
-          kind,
-          reqId,
-          deadlineMs: ms,
-          message: `${kind} request ${reqId} got no reply within its deadline of ${ms} ms (${deadlineNames[kind]})`
-        })
-      // If the entry is already gone, a reply, withdrawal or teardown got there first and
-      // its outcome stands.
-      const expire = Effect.flatMap(takeIfCurrent(entry), (taken) =>
-        taken
-          ? Effect.zipRight(cancel(reqId, "deadline"), Deferred.fail(entry.deferred, timedOut()))
-          : Effect.void)
-      return reply.pipe(
-        Effect.timeoutOption(Duration.millis(ms)),
-        Effect.flatMap(Option.match({
-          onSome: Effect.succeed,
-          onNone: () => Effect.zipRight(expire, reply)
-        }))
-      )
-    }
-
-    const request = (body: RequestBody, requestOptions: RequestOptions = {}) =>
-      Effect.flatMap(currentRequest, (parent) => {
-        const reqId = requestOptions.reqId ?? makeReqId(sid, body.type)
-        const frame = {
-          ...body,
-          req_id: reqId,
-          ...(Option.isSome(parent) ? { parent_req_id: parent.value } : {})
-        } satisfies RequestFrame
-        const runId = requestOptions.runId ?? (body.type === "spawn" ? body.run_id : undefined)
-        return Effect.acquireUseRelease(
-          register(frame, runId, requestOptions.beforeRedelivery),
-          (entry) => Effect.zipRight(offer(frame), awaitEntry(entry)),
-          (entry, exit) =>
-            Effect.flatMap(takeIfCurrent(entry), (taken) =>
-              // Still owed after the caller was interrupted: tell the operator to stop.
-              taken && Exit.isInterrupted(exit) ? cancel(entry.info.reqId, "interrupted") : Effect.void)
-        )
-      })
-
-    const notify = (body: Omit<HookAfterFrame, "req_id" | "parent_req_id">) =>
-      Effect.gen(function*() {
-        const parent = yield* currentRequest
-        const frame: HookAfterFrame = {
-          ...body,
-          req_id: makeReqId(sid, "hook_after"),
-          ...(Option.isSome(parent) ? { parent_req_id: parent.value } : {})
-        }
-        const sent = yield* offer(frame)
-        if (!sent) {
-          yield* Effect.logWarning("hook_after dropped: operator session is disconnected").pipe(
-            Effect.annotateLogs({ sid, task_id: body.task_id, agent: body.agent, attempt: body.attempt })
-          )
-        }
-      })
-
-    const snapshot = Effect.map(Ref.get(pendingRef), (map) => Array.from(HashMap.values(map)).sort(byAge))
-
-    const redeliveryFrame = (entry: Entry): Effect.Effect<ServerFrame> =>
-      entry.beforeRedelivery === undefined
-        ? Effect.succeed({ ...entry.info.frame, redelivery: true })
-        : Effect.map(entry.beforeRedelivery(entry.info.frame), (frame) => {
-          entry.info = { ...entry.info, frame }
-          return { ...frame, redelivery: true }
-        })
-
-    // The new queue goes into the slot before the pending map is read: a request registered
-    // after that read finds the new queue itself, one registered before is in the snapshot
-    // (at worst it goes out twice; operators deduplicate by req_id).
-    const swapIn: Effect.Effect<Queue.Queue<ServerFrame>, SessionTornDown> = SynchronizedRef.modifyEffect(
-      outbound,
-      (previous) =>
-        Effect.gen(function*() {
-          if ((yield* Ref.get(stateRef)) === "torn_down") {
-            return yield* Effect.fail(tornDownError("a socket attached after teardown"))
-          }
-          const queue = yield* Queue.unbounded<ServerFrame>()
-          if (Option.isSome(previous)) yield* Queue.shutdown(previous.value)
-          yield* Ref.set(stateRef, "connected")
-          return [queue, Option.some(queue)] as const
-        })
-    )
-
-    const replaceOutbound: Effect.Effect<Queue.Dequeue<ServerFrame>, SessionTornDown> = Effect.gen(function*() {
-      const queue = yield* swapIn
-      const frames = yield* Effect.flatMap(snapshot, Effect.forEach(redeliveryFrame))
-      // a newer socket or a teardown may have shut this queue meanwhile; it redelivers itself
-      yield* Queue.offerAll(queue, frames).pipe(Effect.catchAllCause(() => Effect.void))
-      return queue as Queue.Dequeue<ServerFrame>
-    }).pipe(Effect.uninterruptible)
-
-    const clearOutboundIf = (queue: Queue.Dequeue<ServerFrame>) =>
-      SynchronizedRef.updateEffect(outbound, (slot) =>
-        Option.isSome(slot) && slot.value === queue
-          ? Queue.shutdown(slot.value).pipe(
-            Effect.zipRight(Ref.update(stateRef, (s) => (s === "torn_down" ? s : "disconnected"))),
-            Effect.as(Option.none())
-          )
-          : Effect.succeed(slot)).pipe(Effect.uninterruptible)
-
-    const resolve = (reply: PendingReply) =>
-      Ref.modify(pendingRef, (map) => [HashMap.get(map, reply.req_id), HashMap.remove(map, reply.req_id)] as const)
-        .pipe(Effect.flatMap(Option.match({
-          onNone: () => Effect.succeed<ResolveOutcome>("unknown_request"),
-          onSome: (entry) => Effect.as(Deferred.succeed(entry.deferred, reply), "resolved" as const)
-        })))
-
-    const withdraw = (target: Withdrawal, reason: WithdrawalReason) =>
-      Effect.gen(function*() {
-        const taken = yield* Ref.modify(pendingRef, (map) => {
-          const drop = Array.from(HashMap.values(map)).filter((entry) =>
-            withdraws(target, entry.info.runId, entry.info.taskId)
-          )
-          const keep = drop.reduce((rest, entry) => HashMap.remove(rest, entry.info.reqId), map)
-          return [drop.sort(byAge), keep] as const
-        })
-        for (const entry of taken) {
-          const reqId = entry.info.reqId
-          yield* Deferred.fail(
-            entry.deferred,
-            new RequestWithdrawn({ reqId, reason, message: `request ${reqId} was withdrawn (${reason})` })
-          )
-          yield* cancel(reqId, reason)
-        }
-        return taken.length
-      }).pipe(Effect.uninterruptible)
-
-    const teardown = (reason: string) =>
-      Effect.gen(function*() {
-        if ((yield* Ref.getAndSet(stateRef, "torn_down")) === "torn_down") return
-        const entries = yield* Ref.getAndSet(pendingRef, HashMap.empty())
-        const error = tornDownError(reason)
-        yield* Effect.forEach(HashMap.values(entries), (entry) => Deferred.fail(entry.deferred, error), {
-          discard: true
-        })
-        yield* SynchronizedRef.updateEffect(outbound, (slot) =>
-          Option.isSome(slot)
-            ? Effect.as(Queue.shutdown(slot.value), Option.none())
-            : Effect.succeed(slot))
-        yield* Deferred.succeed(tornDown, undefined)
-      }).pipe(Effect.uninterruptible)
-
-    yield* Effect.addFinalizer(() => teardown("its scope was closed"))
-
-    const session: OperatorSessionShape = {
-      sid,
-      state: Ref.get(stateRef),
-      request,
-      notify,
-      replaceOutbound,
-      clearOutboundIf,
-      resolve,
-      withdraw,
-      teardown,
-      pending: Effect.map(snapshot, (entries) => entries.map((e) => e.info)),
-      sendError: (frame) => Effect.asVoid(offer({ type: "error", ...frame })),
-      awaitTeardown: Deferred.await(tornDown)
-    }
-    return session
+  Effect.suspend(() => {
+    const session = new Session(sid, deadlinesOf(options))
+    return Effect.as(Effect.addFinalizer(() => session.teardown("its scope was closed")), session)
   })
 
 /** An `OperatorSession` for one sid, torn down when the layer's scope closes. */

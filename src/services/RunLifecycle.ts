@@ -113,6 +113,29 @@ export class RunLifecycle extends Context.Tag("swarmgate/RunLifecycle")<RunLifec
       const withdrawAll = (target: Withdrawal, reason: WithdrawalReason, sids: ReadonlyArray<string>) =>
         Effect.forEach(sids, (sid) => directory.withdraw(sid, target, reason), { discard: true })
 
+      /**
+       * Steps a fanout stopped without a verdict (the siblings of a failed `all` branch, the
+       * losers of `any` / `race`) are still `running` when their run ends; a finished run
+       * lists none of its steps as running, so they are recorded `cancelled`.
+       */
+      const closeUnfinished = (runId: RunId, at: string) =>
+        Effect.flatMap(steps.listByRun(runId), (list) =>
+          Effect.forEach(list.filter((s) => !isStepFinished(s.status)), (s) =>
+            Effect.gen(function*() {
+              const message = "the run ended before this step finished (another branch of its fanout decided the run)"
+              const closed = yield* steps.finish(s.step_id, { status: "cancelled", error: message }, at)
+              if (Option.isNone(closed)) return
+              yield* events.publish({
+                type: "step_finished",
+                run_id: runId,
+                step_id: s.step_id,
+                ref: s.ref,
+                attempt: s.attempt,
+                status: "cancelled",
+                message
+              })
+            }), { discard: true }))
+
       /** Fork the run's fiber; the record is stored and `running` already. */
       const start = (task: TaskRecord, run: RunRecord, resumed: boolean) =>
         Effect.gen(function*() {
@@ -151,7 +174,10 @@ export class RunLifecycle extends Context.Tag("swarmgate/RunLifecycle")<RunLifec
                 ? "cancelled"
                 : "failed"
               // an ended run takes no more worker input: sealed before the run says it ended
-              if (status !== "interrupted") yield* steps.sealRun(run.run_id)
+              if (status !== "interrupted") {
+                yield* steps.sealRun(run.run_id)
+                yield* closeUnfinished(run.run_id, finishedAt)
+              }
               yield* updateRun(run.run_id, (r) => {
                 const { error: _e, finished_at: _f, result: _r, ...rest } = r
                 return {
@@ -172,11 +198,15 @@ export class RunLifecycle extends Context.Tag("swarmgate/RunLifecycle")<RunLifec
               live.delete(run.run_id)
               yield* Deferred.succeed(entry.ended, undefined)
             })
-          const fiber = yield* execution.pipe(
+          // Forked uninterruptibly so `end` is installed before a cancel can interrupt the
+          // fiber: one interrupted before its first step would otherwise never run `end`, and
+          // cancel would wait for `ended` forever. The flow itself is interruptible.
+          const fiber = yield* Effect.interruptible(execution).pipe(
             Effect.onExit(end),
             Effect.asVoid,
             Effect.catchAllCause(() => Effect.void),
-            Effect.forkIn(scope)
+            Effect.forkIn(scope),
+            Effect.uninterruptible
           )
           yield* Deferred.succeed(entry.fiber, fiber)
         })

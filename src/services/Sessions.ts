@@ -20,7 +20,7 @@ import {
 import { newSessionToken, newSid, type Sid } from "../protocol/ids.js"
 import * as OperatorSession from "./OperatorSession.js"
 import { type SessionRecord, SessionRepo, type SessionRepoError } from "./repos/SessionRepo.js"
-import { type Roles, SessionRoles } from "./roles/index.js"
+import { type Roles, rolesOf } from "./roles/index.js"
 
 /** 404: no live session has this sid (never existed, torn down, or expired). */
 export class UnknownSession extends Data.TaggedError("UnknownSession")<{
@@ -138,10 +138,8 @@ export const make = (
       Effect.gen(function*() {
         const scope = yield* Scope.make()
         const session = yield* OperatorSession.make(record.sid, sessionOptions).pipe(Scope.extend(scope))
-        const roles = yield* Layer.buildWithScope(
-          SessionRoles.pipe(Layer.provide(Layer.succeed(OperatorSession.OperatorSession, session))),
-          scope
-        )
+        // the Context SessionRoles builds, without building a Layer per session (roles/index.ts)
+        const roles = rolesOf(session)
         const live: Live = {
           sid: record.sid,
           digest: Buffer.from(record.tokenDigest, "hex"),

@@ -3,28 +3,36 @@
  * TestClock. (Unit-level, kept beside the e2e suites of the same code.)
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Option, TestClock } from "effect"
-import { makeKeepalive } from "../../src/http/keepalive.js"
+import { Deferred, Effect, Fiber, Layer, Option, TestClock } from "effect"
+import { type KeepaliveSweep, makeKeepaliveSweep } from "../../src/http/keepalive.js"
 import { IdleSweepLive } from "../../src/layers/App.js"
 import { ServerConfig } from "../../src/layers/ServerConfig.js"
 import { SessionRepo } from "../../src/services/repos/SessionRepo.js"
 import { Sessions } from "../../src/services/Sessions.js"
 
-const setup = Effect.gen(function*() {
-  let pings = 0
-  let ticks = 0
-  const keepalive = yield* makeKeepalive({
-    pingEvery: "30 seconds",
-    silentAfter: "150 seconds",
-    ping: Effect.sync(() => void pings++),
-    onAliveTick: Effect.sync(() => void ticks++)
+/** One socket watched by the sweep; `fiber` completes when the sweep gives it up. */
+const watchOne = (sweep: KeepaliveSweep) =>
+  Effect.gen(function*() {
+    let pings = 0
+    let ticks = 0
+    const silent = yield* Deferred.make<void>()
+    const keepalive = sweep.watch({
+      ping: () => void pings++,
+      onAliveTick: () => void ticks++,
+      onSilent: () => Deferred.unsafeDone(silent, Effect.void)
+    })
+    const fiber = yield* Effect.fork(Deferred.await(silent))
+    return { keepalive, fiber, pings: () => pings, ticks: () => ticks }
   })
-  const fiber = yield* Effect.fork(keepalive.run)
-  return { keepalive, fiber, pings: () => pings, ticks: () => ticks }
+
+const setup = Effect.gen(function*() {
+  const sweep = yield* makeKeepaliveSweep({ pingEvery: "30 seconds", silentAfter: "150 seconds" })
+  yield* Effect.forkScoped(sweep.run)
+  return yield* watchOne(sweep)
 })
 
 describe("keepalive", () => {
-  it.effect("pings every 30 s and gives a silent peer up at exactly 150 s", () =>
+  it.scoped("pings every 30 s and gives a silent peer up at exactly 150 s", () =>
     Effect.gen(function*() {
       const k = yield* setup
       yield* TestClock.adjust("29 seconds")
@@ -42,7 +50,7 @@ describe("keepalive", () => {
       expect(k.pings()).toBe(4)
     }))
 
-  it.effect("any sign of life moves the deadline to 150 s after it", () =>
+  it.scoped("any sign of life moves the deadline to 150 s after it", () =>
     Effect.gen(function*() {
       const k = yield* setup
       yield* TestClock.adjust("100 seconds")
@@ -54,7 +62,7 @@ describe("keepalive", () => {
       yield* Fiber.join(k.fiber)
     }))
 
-  it.effect("a peer that keeps answering is never given up", () =>
+  it.scoped("a peer that keeps answering is never given up", () =>
     Effect.gen(function*() {
       const k = yield* setup
       for (let i = 0; i < 100; i++) {
@@ -64,6 +72,33 @@ describe("keepalive", () => {
       expect(k.fiber.unsafePoll()).toBeNull()
       expect(k.pings()).toBe(100)
       yield* Fiber.interrupt(k.fiber)
+    }))
+})
+
+describe("one keepalive sweep for many sockets", () => {
+  it.scoped("keeps each socket's own times, and a removed socket is neither pinged nor given up", () =>
+    Effect.gen(function*() {
+      const sweep = yield* makeKeepaliveSweep({ pingEvery: "30 seconds", silentAfter: "150 seconds" })
+      yield* Effect.forkScoped(sweep.run)
+      const a = yield* watchOne(sweep)
+      yield* TestClock.adjust("10 seconds")
+      const b = yield* watchOne(sweep)
+      const c = yield* watchOne(sweep)
+      expect(sweep.size()).toBe(3)
+      yield* TestClock.adjust("20 seconds") // t = 30
+      expect([a.pings(), b.pings(), c.pings()]).toEqual([1, 0, 0])
+      yield* TestClock.adjust("10 seconds") // t = 40
+      expect([a.pings(), b.pings(), c.pings()]).toEqual([1, 1, 1])
+      c.keepalive.remove()
+      yield* TestClock.adjust("110 seconds") // t = 150
+      expect(Option.isSome(Option.fromNullable(a.fiber.unsafePoll()))).toBe(true)
+      expect(b.fiber.unsafePoll()).toBeNull()
+      yield* TestClock.adjust("10 seconds") // t = 160
+      expect(Option.isSome(Option.fromNullable(b.fiber.unsafePoll()))).toBe(true)
+      expect(c.fiber.unsafePoll()).toBeNull()
+      expect(c.pings()).toBe(1)
+      expect(sweep.size()).toBe(0)
+      yield* Fiber.interrupt(c.fiber)
     }))
 })
 

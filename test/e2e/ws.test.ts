@@ -75,7 +75,7 @@ describe("frames", () => {
     const bad: Array<[string, unknown]> = [
       ["not JSON", "{nope"],
       ["an array", "[1,2]"],
-      ["unknown type", { type: "hello", req_id: "x" }],
+      ["unknown type", { type: "hello", req_id: "x", value: 1 }],
       ["missing field", { type: "answer", req_id: "r-1" }],
       ["wrong type", { type: "hook_ack", req_id: "r-2", ok: "yes" }]
     ]
@@ -85,6 +85,7 @@ describe("frames", () => {
       const error = await client.waitFor((f) => f.type === "error", 5000, from)
       expect(error.code, what).toBe("bad_frame")
       expect(typeof error.message).toBe("string")
+      if (what === "unknown type") expect(error.message).toMatch(/^unknown frame type "hello"; accepted types: /)
     }
     const from = client.frames.length
     client.ws.send(Buffer.from([1, 2, 3]), { binary: true })

@@ -2,7 +2,7 @@
  * Test wiring for the engine: memory storage, the real session registry, and a scripted
  * in-process operator that answers frames the way a real client and its sub-agent would.
  */
-import { Effect, Fiber, Layer, Option, Queue, Ref, Stream } from "effect"
+import { Cause, Effect, Fiber, FiberId, Layer, Option, Queue, Ref, Stream } from "effect"
 import type { AgentDef, FlowNode } from "../../src/protocol/blueprint.js"
 import type { PendingReply, ServerFrame, SpawnFrame } from "../../src/protocol/frames.js"
 import { EngineLive } from "../../src/layers/Engine.js"
@@ -60,7 +60,23 @@ export const subAgent = (frame: SpawnFrame, body: (prompt: unknown) => string) =
 export const ack = (value: unknown = null, ok = true) =>
   Effect.succeed(Option.some({ type: "spawn_ack", value, ok } as Omit<PendingReply, "req_id">))
 
-/** A session logged in and attached to an in-process operator run by `handler`. */
+/** The error a failed handler reports, naming the frame it was handling. */
+const handlerFailure = (frame: ServerFrame, cause: Cause.Cause<unknown>): Error => {
+  const original = Cause.squash(cause)
+  const what = `${frame.type}${"req_id" in frame ? ` ${frame.req_id}` : ""}`
+  const message = original instanceof Error ? original.message : String(original)
+  const error = new Error(`the scripted operator failed while handling ${what}: ${message}`, { cause: original })
+  if (original instanceof Error && original.stack !== undefined) error.stack = `${error.message}\n${original.stack}`
+  return error
+}
+
+/**
+ * A session logged in and attached to an in-process operator run by `handler`.
+ *
+ * A handler that fails (a failed `expect` inside it, or an unexpected error) fails the test
+ * at once with that message: the test's fiber is interrupted and the first failure is raised
+ * as it closes its scope, instead of the test waiting for a reply that never comes.
+ */
 export const startOperator = (handler: Handler) =>
   Effect.gen(function*() {
     const sessions = yield* Sessions
@@ -68,6 +84,17 @@ export const startOperator = (handler: Handler) =>
     const live = Option.getOrThrow(yield* sessions.get(sid))
     const queue = yield* Effect.orDie(live.session.replaceOutbound)
     const frames = yield* Ref.make<ReadonlyArray<ServerFrame>>([])
+    const failure = yield* Ref.make(Option.none<Error>())
+    const testFiber = Option.getOrThrow(Fiber.getCurrentFiber())
+    // runs when the test's scope closes, whether the test ended by itself or was interrupted below
+    yield* Effect.addFinalizer(() => Effect.flatMap(Ref.get(failure), Option.match({ onNone: () => Effect.void, onSome: Effect.die })))
+    const fail = (frame: ServerFrame, cause: Cause.Cause<unknown>) =>
+      Cause.isInterruptedOnly(cause)
+        ? Effect.void // the operator was stopped, or the test is ending
+        : Ref.modify(failure, (first) => [Option.isNone(first), Option.orElse(first, () => Option.some(handlerFailure(frame, cause)))] as const)
+          .pipe(Effect.flatMap((isFirst) =>
+            isFirst ? Effect.sync(() => testFiber.unsafeInterruptAsFork(FiberId.none)) : Effect.void
+          ))
     const serve = (frame: ServerFrame) =>
       handler(frame).pipe(
         Effect.flatMap(Option.match({
@@ -77,7 +104,7 @@ export const startOperator = (handler: Handler) =>
               ? live.session.resolve({ ...reply, req_id: frame.req_id } as PendingReply)
               : Effect.void
         })),
-        Effect.catchAllCause(Effect.logError)
+        Effect.catchAllCause((cause) => fail(frame, cause))
       )
     // each frame on its own fiber: a spawn stays open while its worker asks a nested question
     const fiber = yield* Queue.take(queue).pipe(

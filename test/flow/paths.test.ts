@@ -114,19 +114,45 @@ describe("paths: read, write, exists", () => {
     }
   })
 
-  it("write then read gives the value back; other paths are unchanged (random)", () =>
+  it("write then read gives the value back; other paths are unchanged (random)", () => {
+    const keys = ["a", "b", "x.y"]
+    // an object tree over `keys`, so that most random writes land instead of being blocked
+    const tree = (r: Rng, depth: number): Record<string, unknown> =>
+      Object.fromEntries(
+        keys.filter(() => r.int(0, 3) > 0).map((k) => [k, depth > 0 && r.int(0, 2) > 0 ? tree(r, depth - 1) : genJson(r, 1)])
+      )
+    const pathsOf = (v: unknown, prefix: Path): Array<Path> =>
+      typeof v === "object" && v !== null && !Array.isArray(v)
+        ? Object.entries(v).flatMap(([k, child]) => [[...prefix, k], ...pathsOf(child, [...prefix, k])])
+        : []
+    const isPrefix = (a: Path, b: Path) => a.length <= b.length && a.every((k, i) => b[i] === k)
+    let landed = 0
+    let othersChecked = 0
     forAll(300, (r) => {
-      const base = { root: genJson(r) }
-      const p: Path = ["root", ...Array.from({ length: r.int(0, 3) }, () => r.pick(["a", "b", "x.y"]))]
+      const base = { root: tree(r, 3) }
+      const p: Path = ["root", ...Array.from({ length: r.int(0, 3) }, () => r.pick(keys))]
       const value = genJson(r)
+      const before = structuredClone(base)
       const written = writePath(base, p, value)
       if (Either.isLeft(written)) {
         expect(written.left.reason).toBe("blocked")
         return
       }
+      landed++
       expect(right(readPath(written.right, p))).toEqual(value)
       expect(right(readPath(written.right, formatPath(p)))).toEqual(value)
       // Writing what was read is a no-op.
       expect(right(writePath(base, p, right(readPath(written.right, p))))).toEqual(written.right)
-    }))
+      // Every path of the base that is neither above nor below the written one reads as before.
+      for (const q of pathsOf(base, [])) {
+        if (isPrefix(q, p) || isPrefix(p, q)) continue
+        othersChecked++
+        expect(readPath(written.right, q), formatPath(q)).toEqual(readPath(base, q))
+      }
+      expect(base, "the input is not changed").toEqual(before)
+    })
+    // the property is about writes that land: most must
+    expect(landed).toBeGreaterThan(150)
+    expect(othersChecked).toBeGreaterThan(300)
+  })
 })

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Layer, Option, Queue } from "effect"
+import { Cause, Context, Effect, Exit, Fiber, Layer, Option, Queue } from "effect"
 import type { PendingReply, RequestFrame, ServerFrame, SpawnFrame } from "../../src/protocol/frames.js"
 import { newSid, type RunId, StepId } from "../../src/protocol/ids.js"
 import { SpawnRejected, UnexpectedReply, WorkerFailed } from "../../src/services/OperatorErrors.js"
 import * as OperatorSession from "../../src/services/OperatorSession.js"
-import { Operator, SeniorBridge, SessionRoles, SpawnHook } from "../../src/services/roles/index.js"
+import { Operator, rolesOf, SeniorBridge, SessionRoles, SpawnHook } from "../../src/services/roles/index.js"
 import { answerNext, drain } from "./helpers.js"
 
 const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
@@ -228,4 +228,25 @@ describe("SessionRoles", () => {
       expect(yield* Fiber.join(ask)).toBe(1)
       yield* Fiber.join(hook)
     }).pipe(Effect.provide(rolesLayer())))
+})
+
+describe("rolesOf", () => {
+  it.scoped("gives the three roles of SessionRoles over the one session, without a Layer build", () =>
+    Effect.gen(function*() {
+      const session = yield* OperatorSession.make(newSid())
+      const roles = rolesOf(session)
+      const queue = yield* session.replaceOutbound
+      expect([Context.get(roles, SeniorBridge).sid, Context.get(roles, SpawnHook).sid, Context.get(roles, Operator).sid]).toEqual([
+        session.sid,
+        session.sid,
+        session.sid
+      ])
+      const asked = yield* Effect.fork(Context.get(roles, SeniorBridge).ask({ taskId: ctx.taskId, question: "q" }))
+      yield* answerNext(session, queue, (f) => ({ type: "answer", req_id: f.req_id, value: 42 }))
+      expect(yield* Fiber.join(asked)).toBe(42)
+      const before = yield* Effect.fork(Context.get(roles, SpawnHook).before(ctx))
+      const frame = yield* answerNext(session, queue, (f) => ({ type: "hook_ack", req_id: f.req_id, ok: true }))
+      expect(frame.type).toBe("hook_before")
+      yield* Fiber.join(before)
+    }))
 })

@@ -1,7 +1,7 @@
 import { Context, Effect, Layer } from "effect"
 import type { StepId } from "../../protocol/ids.js"
 import { type OperatorCallError, UnexpectedReply } from "../OperatorErrors.js"
-import { OperatorSession } from "../OperatorSession.js"
+import { OperatorSession, type OperatorSessionShape } from "../OperatorSession.js"
 import { requestOptions } from "./shared.js"
 
 export interface AskInput {
@@ -13,31 +13,35 @@ export interface AskInput {
   readonly reqId?: string
 }
 
+type SeniorBridgeShape = Context.Tag.Service<typeof SeniorBridge>
+
+/** `ask` over `session`: `answer` → its value, any other reply → UnexpectedReply. */
+export const makeSeniorBridge = (session: OperatorSessionShape): SeniorBridgeShape => ({
+  sid: session.sid,
+  ask: (input) =>
+    session.request({ type: "ask", task_id: input.taskId, question: input.question }, requestOptions(input))
+      .pipe(Effect.flatMap((reply) =>
+        reply.type === "answer"
+          ? Effect.succeed(reply.value)
+          : Effect.fail(
+            new UnexpectedReply({
+              reqId: reply.req_id,
+              expected: "answer",
+              got: reply.type,
+              message: `expected answer to ask, got ${reply.type}`
+            })
+          )
+      ))
+})
+
 /** Judgment role of an operator session: `ask` → `answer` (docs/operators.md, What a session does). */
 export class SeniorBridge extends Context.Tag("swarmgate/SeniorBridge")<SeniorBridge, {
   readonly sid: string
   readonly ask: (input: AskInput) => Effect.Effect<unknown, OperatorCallError>
 }>() {
-  /** `ask` over the session in context: `answer` → its value, any other reply → UnexpectedReply. */
+  /** `ask` over the session in context. */
   static readonly fromSession: Layer.Layer<SeniorBridge, never, OperatorSession> = Layer.effect(
     SeniorBridge,
-    Effect.map(OperatorSession, (session) =>
-      SeniorBridge.of({
-        sid: session.sid,
-        ask: (input) =>
-          session.request({ type: "ask", task_id: input.taskId, question: input.question }, requestOptions(input))
-            .pipe(Effect.flatMap((reply) =>
-              reply.type === "answer"
-                ? Effect.succeed(reply.value)
-                : Effect.fail(
-                  new UnexpectedReply({
-                    reqId: reply.req_id,
-                    expected: "answer",
-                    got: reply.type,
-                    message: `expected answer to ask, got ${reply.type}`
-                  })
-                )
-            ))
-      }))
+    Effect.map(OperatorSession, makeSeniorBridge)
   )
 }

@@ -1,7 +1,7 @@
 import { Context, Effect, Layer } from "effect"
 import type { StepId } from "../../protocol/ids.js"
 import { type OperatorCallError, SpawnRejected, UnexpectedReply } from "../OperatorErrors.js"
-import { OperatorSession } from "../OperatorSession.js"
+import { OperatorSession, type OperatorSessionShape } from "../OperatorSession.js"
 import { requestOptions } from "./shared.js"
 
 export interface HookContext {
@@ -13,6 +13,34 @@ export interface HookContext {
   readonly reqId?: string
 }
 
+type SpawnHookShape = Context.Tag.Service<typeof SpawnHook>
+
+/** The role over `session` (what `fromSession` builds from the session in context). */
+export const makeSpawnHook = (session: OperatorSessionShape): SpawnHookShape => ({
+    sid: session.sid,
+    before: (ctx) =>
+      session.request(
+        { type: "hook_before", task_id: ctx.taskId, agent: ctx.agent, attempt: ctx.attempt },
+        requestOptions(ctx)
+      ).pipe(Effect.flatMap((reply): Effect.Effect<void, SpawnRejected | UnexpectedReply> => {
+        if (reply.type !== "hook_ack") {
+          return Effect.fail(
+            new UnexpectedReply({
+              reqId: reply.req_id,
+              expected: "hook_ack",
+              got: reply.type,
+              message: `expected hook_ack to hook_before, got ${reply.type}`
+            })
+          )
+        }
+        if (reply.ok) return Effect.void
+        const reason = reply.reason ?? "spawn rejected by operator"
+        return Effect.fail(new SpawnRejected({ reason, message: reason }))
+      })),
+    after: (ctx, result) =>
+      session.notify({ type: "hook_after", task_id: ctx.taskId, agent: ctx.agent, attempt: ctx.attempt, result })
+})
+
 /** Observation role of an operator session: `hook_before` → `hook_ack`, fire-and-forget `hook_after`. */
 export class SpawnHook extends Context.Tag("swarmgate/SpawnHook")<SpawnHook, {
   readonly sid: string
@@ -23,30 +51,6 @@ export class SpawnHook extends Context.Tag("swarmgate/SpawnHook")<SpawnHook, {
   /** `hook_ack ok:true` lets the spawn go ahead, `ok:false` rejects it; `after` is a notify. */
   static readonly fromSession: Layer.Layer<SpawnHook, never, OperatorSession> = Layer.effect(
     SpawnHook,
-    Effect.map(OperatorSession, (session) =>
-      SpawnHook.of({
-        sid: session.sid,
-        before: (ctx) =>
-          session.request(
-            { type: "hook_before", task_id: ctx.taskId, agent: ctx.agent, attempt: ctx.attempt },
-            requestOptions(ctx)
-          ).pipe(Effect.flatMap((reply): Effect.Effect<void, SpawnRejected | UnexpectedReply> => {
-            if (reply.type !== "hook_ack") {
-              return Effect.fail(
-                new UnexpectedReply({
-                  reqId: reply.req_id,
-                  expected: "hook_ack",
-                  got: reply.type,
-                  message: `expected hook_ack to hook_before, got ${reply.type}`
-                })
-              )
-            }
-            if (reply.ok) return Effect.void
-            const reason = reply.reason ?? "spawn rejected by operator"
-            return Effect.fail(new SpawnRejected({ reason, message: reason }))
-          })),
-        after: (ctx, result) =>
-          session.notify({ type: "hook_after", task_id: ctx.taskId, agent: ctx.agent, attempt: ctx.attempt, result })
-      }))
+    Effect.map(OperatorSession, makeSpawnHook)
   )
 }

@@ -293,6 +293,8 @@ export interface SseRead {
   readonly events: Array<SseEvent>
   /** The body as text when the answer was not a stream (an error envelope). */
   readonly text?: string
+  /** How reading stopped: the server ended the stream, `stopAt` matched, or the wait ran out. */
+  readonly end?: "closed" | "stopped" | "timeout"
 }
 
 /** Parse complete SSE blocks out of `buffer`; returns the rest. */
@@ -356,12 +358,19 @@ export const readEvents = async (
     const reader = response.body!.getReader()
     const decoder = new TextDecoder()
     let buffer = ""
+    let end: SseRead["end"] = "timeout"
     try {
       for (;;) {
         const { done, value } = await reader.read()
-        if (done) break
+        if (done) {
+          end = "closed"
+          break
+        }
         buffer = parseSse(buffer + decoder.decode(value, { stream: true }), events)
-        if (events.some(stopAt)) break
+        if (events.some(stopAt)) {
+          end = "stopped"
+          break
+        }
       }
       parseSse(buffer + "\n\n", events)
     } catch (e) {
@@ -369,7 +378,7 @@ export const readEvents = async (
     } finally {
       controller.abort()
     }
-    return { status: response.status, contentType, events }
+    return { status: response.status, contentType, events, end }
   } finally {
     clearTimeout(timer)
   }

@@ -362,24 +362,28 @@ describe("scenario 7: security matrix (S1, S2)", () => {
   })
 
   it("a handle is bound to its own step: B's submit lands in B, never in A", async () => {
-    const fromB = await submit(server, ctx.handleB, "{\"from\": \"B\"}")
+    // its own two runs, so that the matrix rows (which use runs A and B) do not depend on running before this
+    const markA = ctx.A.mark()
+    const markB = ctx.B.mark()
+    const runA = (await launch(server, { blueprint: oneStepBlueprint({ id: "sec-own-a" }), input: { who: "A" }, operator_sid: ctx.A.sid })).run_id
+    const runB = (await launch(server, { blueprint: oneStepBlueprint({ id: "sec-own-b" }), input: { who: "B" }, operator_sid: ctx.B.sid })).run_id
+    const spawnA = await ctx.A.waitType("spawn", { from: markA })
+    const spawnB = await ctx.B.waitType("spawn", { from: markB })
+    const fromB = await submit(server, spawnB.worker_handle, "{\"from\": \"B\"}")
     expect(fromB.status, fromB.text).toBe(200)
-    expect(fromB.json.task_id).toBe(ctx.stepB)
-    const promptB = await fetchPrompt(server, ctx.handleB)
-    expect(promptB.json).toMatchObject({ task_id: ctx.stepB, run_id: ctx.runB, prompt: { who: "B" } })
-    expect((await submit(server, ctx.handleA, "{\"from\": \"A\"}")).status).toBe(200)
+    expect(fromB.json.task_id).toBe(spawnB.task_id)
+    const promptB = await fetchPrompt(server, spawnB.worker_handle)
+    expect(promptB.json).toMatchObject({ task_id: spawnB.task_id, run_id: runB, prompt: { who: "B" } })
+    expect((await submit(server, spawnA.worker_handle, "{\"from\": \"A\"}")).status).toBe(200)
 
-    ctx.A.spawnAck(ctx.reqA)
-    const spawnB = ctx.B.ofType("spawn").find((f) => f.task_id === ctx.stepB)
+    ctx.A.spawnAck(spawnA.req_id)
     ctx.B.spawnAck(spawnB.req_id)
-    const runA = await awaitRun(server, ctx.runA)
-    const runB = await awaitRun(server, ctx.runB)
-    expect(runA.status).toBe("done")
-    expect(runB.status).toBe("done")
-    expect(JSON.stringify(runA.result)).toContain("\"from\":\"A\"")
-    expect(JSON.stringify(runA.result)).not.toContain("\"from\":\"B\"")
-    expect(runB.result.answer).toEqual({ from: "B" })
-    await request(server, "POST", `/v1/runs/${ctx.runC}/cancel`)
+    const doneA = await awaitRun(server, runA)
+    const doneB = await awaitRun(server, runB)
+    expect(doneA.status).toBe("done")
+    expect(doneB.status).toBe("done")
+    expect(doneA.result.answer).toEqual({ from: "A" })
+    expect(doneB.result.answer).toEqual({ from: "B" })
   })
 
   it("operator credentials never open the worker routes and worker credentials never open operator routes", async () => {

@@ -26,6 +26,9 @@ describe("shutdown with live clients", () => {
     })
     const events = await follower
     expect(events.status).toBe(200)
+    // the server ended the stream itself, and its last word is that the run was interrupted
+    expect(events.end, JSON.stringify(events.events.map(sseType))).toBe("closed")
     expect(events.events.map(sseType)).toContain("run_started")
+    expect(events.events.map(sseType).at(-1)).toBe("run_interrupted")
   })
 })

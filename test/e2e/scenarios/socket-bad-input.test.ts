@@ -27,7 +27,9 @@ describe("scenario 5: bad input over the socket", () => {
       ["a JSON array", "[1,2]"],
       ["a JSON string", "\"answer\""],
       ["JSON null", "null"],
-      ["unknown type", { type: "hello", req_id: stray }, /type|hello/],
+      // complete but for its type, so the type is the only reason to refuse it
+      ["unknown type", { type: "hello", req_id: stray, value: 1, ok: true },
+        /^unknown frame type "hello"; accepted types: answer, hook_ack, spawn_ack, spawn_halt$/],
       ["no type", { req_id: stray, value: 1 }, /type/],
       ["missing req_id", { type: "answer", value: 1 }, /req_id/],
       ["req_id not a string", { type: "answer", req_id: 42, value: 1 }, /req_id/],

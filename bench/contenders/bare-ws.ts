@@ -1,5 +1,5 @@
 /**
- * The P1 baseline: a bare `ws` server with a `Map` of promises and JSON.parse/stringify,
+ * The P1 limit: a bare `ws` server with a `Map` of promises and JSON.parse/stringify,
  * nothing else. Frames have the same shape and size as the real server's (`req_id` is
  * `<sid>-ask-<uuid>`), so the only difference measured is what the server does around them.
  */
