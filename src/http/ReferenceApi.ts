@@ -1,6 +1,6 @@
 /**
  * The reference routes: the OpenAPI document, the blueprint JSON Schema and the browsable
- * reference page. `/docs` and the operator WebSocket are raw routes (HttpApi declares
+ * reference page. `/docs`, the web console and the operator WebSocket are raw routes (HttpApi declares
  * neither), so `withRawRoutes` adds them to the generated document by hand.
  */
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
@@ -39,6 +39,29 @@ const html = { description: "an HTML page", content: { "text/html": { schema: { 
 
 /** The raw routes in OpenAPI form (paths use `{name}` for parameters). */
 const rawOperations: Record<string, Record<string, unknown>> = {
+  "/": {
+    get: {
+      tags: ["reference"],
+      operationId: "reference.console",
+      summary: "The web console",
+      description: "The browser console: overview, run pages and operator mode. Served from this install, loads " +
+        "nothing from the network. 503 `console_not_built` when the install has no built console.",
+      parameters: [],
+      security: [],
+      responses: { 200: html, 503: { description: "The console is not built (`console_not_built`)" } }
+    }
+  },
+  "/web/{file}": {
+    get: {
+      tags: ["reference"],
+      operationId: "reference.consoleAsset",
+      summary: "A file of the web console",
+      description: "`app.js`, `app.css` or `index.html`; any other name is 404.",
+      parameters: [{ name: "file", in: "path", required: true, schema: { type: "string" } }],
+      security: [],
+      responses: { 200: { description: "The file" }, 404: { description: "No such console file" } }
+    }
+  },
   [DOCS_PATH]: {
     get: {
       tags: ["reference"],

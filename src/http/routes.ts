@@ -19,6 +19,7 @@ import { DocsPageLive, ReferenceLive } from "./ReferenceHttp.js"
 import { RunsLive } from "./RunsHttp.js"
 import { TasksLive } from "./TasksHttp.js"
 import { WorkerLive } from "./WorkerHttp.js"
+import { CONSOLE_ASSETS_PATH, CONSOLE_PATH, WebConsoleLive } from "./WebConsole.js"
 
 export const ApiGroupsLive = Layer.mergeAll(
   HealthLive,
@@ -38,7 +39,9 @@ export const ApiRoutesLive = HttpLayerRouter.addHttpApi(Api).pipe(
 /** Raw (non-HttpApi) routes, for the 404/405 decision. */
 export const rawRoutes: ReadonlyArray<KnownRoute> = [
   { method: "GET", path: OPERATOR_WS_PATH },
-  { method: "GET", path: DOCS_PATH }
+  { method: "GET", path: DOCS_PATH },
+  { method: "GET", path: CONSOLE_PATH },
+  { method: "GET", path: CONSOLE_ASSETS_PATH }
 ]
 
 /** Every route the server answers (the 404/405 decision, the route label of the HTTP metrics). */
@@ -48,5 +51,6 @@ export const RoutesLive = Layer.mergeAll(
   ApiRoutesLive,
   OperatorSocketLive,
   DocsPageLive,
+  WebConsoleLive,
   ErrorEnvelopeLive(knownRoutes)
 )

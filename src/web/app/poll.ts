@@ -1,0 +1,39 @@
+import { useEffect, useState } from "preact/hooks"
+import { messageOf } from "./api.js"
+
+/** Calls `load` now and every `everyMs` while mounted; the latest value or error. */
+export const usePoll = <A>(load: () => Promise<A>, everyMs: number, deps: ReadonlyArray<unknown> = []) => {
+  const [value, setValue] = useState<A | undefined>(undefined)
+  const [error, setError] = useState<string | undefined>(undefined)
+  useEffect(() => {
+    let live = true
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const tick = async () => {
+      try {
+        const v = await load()
+        if (live) {
+          setValue(v)
+          setError(undefined)
+        }
+      } catch (e) {
+        if (live) setError(messageOf(e))
+      }
+      if (live) timer = setTimeout(tick, everyMs)
+    }
+    void tick()
+    return () => {
+      live = false
+      if (timer !== undefined) clearTimeout(timer)
+    }
+  }, deps)
+  return { value, error }
+}
+
+export const duration = (from?: string, to?: string): string => {
+  if (from === undefined) return ""
+  const ms = (to === undefined ? Date.now() : Date.parse(to)) - Date.parse(from)
+  if (!Number.isFinite(ms) || ms < 0) return ""
+  return ms < 1000 ? `${ms} ms` : ms < 60000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60000)} min ${Math.round((ms % 60000) / 1000)} s`
+}
+
+export const time = (iso?: string): string => (iso === undefined ? "" : new Date(iso).toLocaleTimeString())

@@ -1,0 +1,199 @@
+/**
+ * The web console in a real browser: the overview follows a run, a run page follows a
+ * step, the page acts as the operator (hook_before, ask, a result by hand), and cancels.
+ */
+import type { Browser, Page } from "playwright-core"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import { bearer, connect, login, request, sessionTokens, type TestServer, startServer } from "../e2e/helpers.js"
+import { launch, operatorBlueprint, waitRun } from "../e2e/routes-fixtures.js"
+import { buildConsole, launchBrowser, openPage } from "./browser.js"
+
+let server: TestServer
+let browser: Browser
+let problems: Array<string> = []
+const pages: Array<Page> = []
+
+beforeAll(async () => {
+  buildConsole()
+  server = await startServer()
+  browser = await launchBrowser()
+}, 60_000)
+
+afterAll(async () => {
+  await browser?.close()
+  await server?.close()
+})
+
+afterEach(async () => {
+  for (const page of pages.splice(0)) await page.context().close()
+  // ignore the 404s of resources the browser asks for by itself (favicon)
+  const real = problems.filter((p) => !/favicon|404/.test(p))
+  problems = []
+  expect(real).toEqual([])
+})
+
+const open = async (hash = "") => {
+  const page = await openPage(browser, `${server.url}/${hash}`, problems)
+  pages.push(page)
+  return page
+}
+
+const text = (page: Page, selector: string) => () => page.locator(selector).first().textContent()
+
+const json = (body: unknown, token?: string) => ({
+  headers: { "content-type": "application/json", ...(token ? bearer(token) : {}) },
+  body: JSON.stringify(body)
+})
+
+describe("web console", () => {
+  it("serves the page with a CSP that the page satisfies", async () => {
+    const page = await request(server, "GET", "/")
+    expect(page.status).toBe(200)
+    expect(page.headers.get("content-type")).toMatch(/text\/html/)
+    expect(page.headers.get("content-security-policy")).toMatch(/script-src 'self'/)
+    const missing = await request(server, "GET", "/web/package.json")
+    expect(missing.status).toBe(404)
+    expect(missing.json.error.code).toBeTypeOf("string")
+    const foreign = await request(server, "GET", "/", { headers: { origin: "http://evil.example" } })
+    expect(foreign.status).toBe(403)
+  })
+
+  it("the overview updates when a run starts and when it ends", { timeout: 30_000 }, async () => {
+    const page = await open()
+    await expect.poll(text(page, "#count-running")).toBe("0")
+    const launched = await launch(server, { blueprint: operatorBlueprint(), input: { task: "t" } })
+    await expect.poll(text(page, "#count-running"), { timeout: 10_000 }).toBe("1")
+    const row = page.locator(`tr[data-run="${launched.run_id}"] .status`)
+    await expect.poll(() => row.textContent(), { timeout: 10_000 }).toBe("running")
+    expect((await request(server, "POST", `/v1/runs/${launched.run_id}/cancel`)).status).toBe(202)
+    await expect.poll(() => row.textContent(), { timeout: 10_000 }).toBe("cancelled")
+    await expect.poll(text(page, "#count-running"), { timeout: 10_000 }).toBe("0")
+  })
+
+  it("a run page shows a step move from waiting to passed", { timeout: 30_000 }, async () => {
+    const launched = await launch(server, { blueprint: operatorBlueprint(), input: { task: "t" } })
+    const page = await open(`#/runs/${launched.run_id}`)
+    const step = page.locator("li.step .status")
+    await expect.poll(() => step.first().textContent(), { timeout: 10_000 }).toBe("waiting_for_operator")
+    // an operator takes the empty seat and its sub-agent submits
+    const op = await login(server, "test operator")
+    const client = await connect(server, op.sid, op.token)
+    const seated = await request(server, "POST", `/v1/runs/${launched.run_id}/acquire`, json({ sid: op.sid, slot: "main" }, op.token))
+    expect(seated.status, seated.text).toBe(200)
+    const spawn = await client.waitFor((f) => f.type === "spawn")
+    const submitted = await request(server, "POST", "/v1/worker/submit", {
+      headers: { ...bearer(spawn.worker_handle), "content-type": "text/plain" },
+      body: "the work"
+    })
+    expect(submitted.status, submitted.text).toBe(200)
+    client.send({ type: "spawn_ack", req_id: spawn.req_id, ok: true, value: null })
+    await expect.poll(() => step.first().textContent(), { timeout: 10_000 }).toBe("passed")
+    await expect.poll(text(page, "#run-status"), { timeout: 10_000 }).toBe("done")
+    await expect.poll(() => page.locator(".events li").allTextContents(), { timeout: 10_000 })
+      .toEqual(expect.arrayContaining([expect.stringContaining("run_finished")]))
+    client.close()
+  })
+
+  it("operator mode approves a hook_before, answers an ask, submits by hand, and the run finishes", { timeout: 45_000 }, async () => {
+    const page = await open("#/operator")
+    await page.getByRole("button", { name: "Join" }).click()
+    await expect.poll(text(page, "#operator-link"), { timeout: 10_000 }).toBe("connected")
+    const sid = (await page.locator("#operator-sid").textContent())!
+    const token = (await page.locator("#operator-token").textContent())!
+    sessionTokens.set(sid, token)
+    const launched = await launch(server, {
+      blueprint: operatorBlueprint({}, { middleware: ["main_ai"] }),
+      input: { task: "t" },
+      operator_sid: sid
+    })
+    await page.getByRole("button", { name: "Approve" }).click({ timeout: 10_000 })
+    // the spawn: the four lines carry the handle the sub-agent uses
+    const lines = page.getByTestId("sub-agent-lines")
+    await lines.waitFor({ timeout: 10_000 })
+    const handle = /worker_handle: (\S+)/.exec((await lines.textContent())!)![1]!
+    expect((await lines.textContent())!.split("\n")).toHaveLength(4)
+    // the sub-agent asks mid-work; the page answers
+    const asked = request(server, "POST", "/v1/worker/ask", json({ question: "which one?" }, handle))
+    await page.getByLabel("Your answer (JSON, or plain text)").fill("\"the second\"", { timeout: 10_000 })
+    await page.getByRole("button", { name: "Send answer" }).click()
+    const answer = await asked
+    expect(answer.status, answer.text).toBe(200)
+    expect(answer.json).toEqual({ answer: "the second" })
+    // the result by hand, through the worker routes, then spawn_ack
+    await page.getByLabel("Or submit the result by hand").fill("{\"done\": true}")
+    await page.getByRole("button", { name: "Submit result and finish the step" }).click()
+    const run = await waitRun(server, launched.run_id, undefined, 10_000)
+    expect(run.status).toBe("done")
+    expect(run.steps[0].value).toEqual({ done: true })
+    await expect.poll(text(page, "#requests-heading")).toBe("Pending requests (0)")
+  })
+
+  it("cancel from the run page cancels the run", { timeout: 30_000 }, async () => {
+    const launched = await launch(server, { blueprint: operatorBlueprint(), input: { task: "t" } })
+    const page = await open(`#/runs/${launched.run_id}`)
+    const button = page.getByRole("button", { name: "Cancel run" })
+    await expect.poll(() => button.isEnabled(), { timeout: 10_000 }).toBe(true)
+    await button.click()
+    await expect.poll(text(page, "#run-status"), { timeout: 10_000 }).toBe("cancelled")
+    expect((await request(server, "GET", `/v1/runs/${launched.run_id}`)).json.status).toBe("cancelled")
+    expect(await button.isDisabled()).toBe(true)
+  })
+
+  it("a reload keeps the operator session; the pending request comes back and can be answered", { timeout: 45_000 }, async () => {
+    const page = await open("#/operator")
+    await page.getByRole("button", { name: "Join" }).click()
+    await expect.poll(text(page, "#operator-link"), { timeout: 10_000 }).toBe("connected")
+    const sid = (await page.locator("#operator-sid").textContent())!
+    sessionTokens.set(sid, (await page.locator("#operator-token").textContent())!)
+    const launched = await launch(server, {
+      blueprint: operatorBlueprint({}, { middleware: ["main_ai"] }),
+      input: { task: "t" },
+      operator_sid: sid
+    })
+    await page.getByRole("button", { name: "Approve" }).waitFor({ timeout: 10_000 })
+    await page.reload()
+    await expect.poll(text(page, "#operator-link"), { timeout: 10_000 }).toBe("connected")
+    expect(await page.locator("#operator-sid").textContent()).toBe(sid)
+    await page.getByRole("button", { name: "Refuse" }).click({ timeout: 10_000 })
+    const run = await waitRun(server, launched.run_id, undefined, 10_000)
+    expect(run.status).toBe("failed")
+    expect(run.error.message).toMatch(/rejected/)
+  })
+
+  it("is readable on a narrow window: nothing wider than the screen", { timeout: 30_000 }, async () => {
+    const launched = await launch(server, { blueprint: operatorBlueprint(), input: { task: "t".repeat(500) } })
+    for (const hash of ["", `#/runs/${launched.run_id}`, "#/operator"]) {
+      const page = await open(hash)
+      await page.setViewportSize({ width: 360, height: 740 })
+      await page.locator("main h1").waitFor()
+      await page.waitForTimeout(300)
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+      expect(overflow, hash).toBeLessThanOrEqual(0)
+    }
+    await request(server, "POST", `/v1/runs/${launched.run_id}/cancel`)
+  })
+
+  it("with an API token configured, the page works once the token is saved (runs, event stream, cancel)", { timeout: 45_000 }, async () => {
+    const guarded = await startServer({ apiToken: "console-test-token" })
+    try {
+      const headers = { "content-type": "application/json", ...bearer("console-test-token") }
+      const started = await request(guarded, "POST", "/v1/tasks", { headers, body: JSON.stringify({ blueprint: operatorBlueprint(), input: { task: "t" } }) })
+      expect(started.status, started.text).toBe(202)
+      const runId = started.json.run_id
+      const page = await openPage(browser, `${guarded.url}/`, [])
+      pages.push(page)
+      await expect.poll(() => page.getByRole("alert").first().textContent(), { timeout: 10_000 }).toMatch(/API token/)
+      await page.getByText("API token (servers reached beyond loopback)").click()
+      await page.getByLabel("API token, kept in this browser").fill("console-test-token")
+      await page.getByRole("button", { name: "Save" }).click()
+      await page.locator(`tr[data-run="${runId}"]`).waitFor({ timeout: 10_000 })
+      await page.goto(`${guarded.url}/#/runs/${runId}`)
+      await expect.poll(() => page.locator(".events li").allTextContents(), { timeout: 10_000 })
+        .toEqual(expect.arrayContaining([expect.stringContaining("run_started")]))
+      await page.getByRole("button", { name: "Cancel run" }).click()
+      await expect.poll(text(page, "#run-status"), { timeout: 10_000 }).toBe("cancelled")
+    } finally {
+      await guarded.close()
+    }
+  })
+})
