@@ -28,8 +28,10 @@ const oneStep = {
   flow: { kind: "step", ref: "worker", in: { op: "path", at: "$" }, out: "$.answer" }
 }
 
-const post = async (url: string, body: unknown) => {
-  const reply = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
+const post = async (url: string, body: unknown, token?: string) => {
+  const headers: Record<string, string> = { "content-type": "application/json" }
+  if (token !== undefined) headers.authorization = `Bearer ${token}`
+  const reply = await fetch(url, { method: "POST", headers, body: JSON.stringify(body) })
   const text = await reply.text()
   if (reply.status >= 300) throw new Error(`POST ${url}: ${reply.status} ${text}`)
   return JSON.parse(text) as Record<string, unknown>
@@ -43,7 +45,7 @@ const prepareSwarmgate = async (server: ServerProcess, client: Client): Promise<
     url: `ws://127.0.0.1:${server.port}/v1/operators/${sid}/ws`,
     headers: { authorization: `Bearer ${token}` }
   })
-  await post(`${server.url}/v1/tasks`, { blueprint: oneStep, input: { q: "bench" }, operator_sid: sid })
+  await post(`${server.url}/v1/tasks`, { blueprint: oneStep, input: { q: "bench" }, operator_sid: sid }, token)
   for (let i = 0; i < 500; i++) {
     const { spawns } = await client.call<{ spawns: Array<{ worker_handle: string }> }>("spawns")
     if (spawns.length > 0) return spawns[0]!.worker_handle

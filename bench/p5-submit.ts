@@ -92,7 +92,7 @@ export const runP5 = async (
     })
     const launched = await fetch(`${base}/v1/tasks`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization: `Bearer ${login.token}` },
       body: JSON.stringify({ blueprint: blueprintOf(total), input: { x: 0 }, operator_sid: login.sid })
     })
     if (launched.status !== 202) throw new Error(`launch failed: ${launched.status} ${await launched.text()}`)
