@@ -22,7 +22,8 @@ export default {
     "src/protocol/directive.ts",
     "src/services/flow/evaluate.ts",
     "src/services/Worker.ts",
-    "src/services/StepGate.ts",
+    "src/services/Steps.ts",
+    "src/services/RunLifecycle.ts",
     "src/services/agents/operator.ts",
     "src/services/Dispatcher.ts",
     "src/services/Capabilities.ts"
