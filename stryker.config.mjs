@@ -36,5 +36,7 @@ export default {
   jsonReporter: { fileName: `reports/mutation/mutation${tag}.json` },
   htmlReporter: { fileName: `reports/mutation/mutation${tag}.html` },
   tempDirName: `.stryker-tmp${tag}`,
+  // another run's sandbox is not part of the project
+  ignorePatterns: [".stryker-tmp*", "reports"],
   cleanTempDir: "always"
 }
