@@ -186,8 +186,8 @@ describe("Steps: what each verb writes", () => {
     Effect.gen(function*() {
       const steps = yield* Steps
       const seated = step()
-      const builtin = step({ seat: undefined } as Partial<StepRecord>)
-      const { seat: _seat, ...builtinRecord } = builtin
+      // a builtin step has no seat
+      const { seat: _seat, ...builtinRecord } = step()
       yield* steps.open(seated)
       yield* steps.open(builtinRecord)
       const end = { status: "blocked", value: { v: 1 }, error: "why", stats: { n: 2 }, source: "submit" } as const
