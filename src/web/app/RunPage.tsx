@@ -1,22 +1,11 @@
-import { useEffect, useState } from "preact/hooks"
+import { useEffect, useMemo, useState } from "preact/hooks"
+import type { Blueprint } from "../../protocol/blueprint.js"
 import { call, followEvents, messageOf, type Run } from "./api.js"
+import { openRequests, type RunEvent } from "./flow.js"
+import { FlowView } from "./FlowView.js"
 import { Json } from "./Json.js"
 import type { Operator } from "./operator.js"
 import { duration, time, usePoll } from "./poll.js"
-
-interface RunEvent {
-  seq: number
-  type: string
-  at: string
-  step_id?: string
-  ref?: string
-  attempt?: number
-  req_id?: string
-  kind?: string
-  sid?: string
-  status?: string
-  message?: string
-}
 
 /** The run's event stream: replayed, then live, until the run ends; deduped by `seq`. */
 const useEvents = (runId: string, onEvent: () => void) => {
@@ -46,6 +35,36 @@ const useEvents = (runId: string, onEvent: () => void) => {
   return { events, error }
 }
 
+/**
+ * The run's blueprint, when the public API has it: a task launched from a stored blueprint
+ * names its id and version. An inline blueprint is not in the task view.
+ */
+const useBlueprint = (taskId: string | undefined) => {
+  const [state, setState] = useState<{ blueprint?: Blueprint; note?: string }>({})
+  useEffect(() => {
+    if (taskId === undefined) return
+    let live = true
+    const load = async () => {
+      try {
+        const task = await call<{ blueprint_id: string; blueprint_version?: number }>("GET", `/v1/tasks/${taskId}`)
+        if (task.blueprint_version === undefined) {
+          return { note: "The flow's structure is shown for runs of a stored blueprint; this run's blueprint was sent inline, so its steps are listed in start order." }
+        }
+        const stored = await call<{ blueprint: Blueprint }>(
+          "GET",
+          `/v1/blueprints/${encodeURIComponent(task.blueprint_id)}?version=${task.blueprint_version}`
+        )
+        return { blueprint: stored.blueprint }
+      } catch (e) {
+        return { note: `The blueprint could not be read (${messageOf(e)}); the steps are listed in start order.` }
+      }
+    }
+    void load().then((s) => { if (live) setState(s) })
+    return () => { live = false }
+  }, [taskId])
+  return state
+}
+
 const describe = (e: RunEvent): string =>
   [e.ref && `${e.ref}`, e.attempt !== undefined && `attempt ${e.attempt}`, e.kind, e.req_id, e.sid && `by ${e.sid.slice(0, 10)}…`, e.status, e.message]
     .filter(Boolean).join(" · ")
@@ -55,6 +74,8 @@ export const RunPage = ({ runId, operator }: { runId: string; operator: Operator
   const run = usePoll(() => call<Run>("GET", `/v1/runs/${runId}`), 2000, [runId, tick])
   const { events, error: streamError } = useEvents(runId, () => setTick((t) => t + 1))
   const [notice, setNotice] = useState<string | undefined>(undefined)
+  const flow = useBlueprint(run.value?.task_id)
+  const open = useMemo(() => openRequests(events), [events])
 
   const act = async (what: string, doIt: () => Promise<unknown>) => {
     try {
@@ -87,19 +108,9 @@ export const RunPage = ({ runId, operator }: { runId: string; operator: Operator
             </button>
           </div>
           {notice && <p role="status">{notice}</p>}
-          <section aria-labelledby="steps-heading">
-            <h2 id="steps-heading">Steps</h2>
-            {(r.steps ?? []).length === 0 && <p>No step has started yet.</p>}
-            <ol class="steps">
-              {(r.steps ?? []).map((s) => (
-                <li key={s.step_id} class="step" data-step={s.step_id} data-ref={s.ref}>
-                  <span class={`status status-${s.status}`}>{s.status}</span> <strong>{s.ref}</strong> attempt {s.attempt} ·{" "}
-                  {duration(s.started_at, s.finished_at)} <code class="id">{s.step_id}</code>
-                  {s.value !== undefined && <div>Value: <Json value={s.value} label="value" /></div>}
-                  {s.error !== undefined && <div class="error">Error: <Json value={s.error} label="error" /></div>}
-                </li>
-              ))}
-            </ol>
+          <section aria-labelledby="flow-heading">
+            <h2 id="flow-heading">Flow</h2>
+            <FlowView run={r} blueprint={flow.blueprint} note={flow.note} open={open} />
             {r.result !== undefined && <div>Result: <Json value={r.result} label="result" /></div>}
           </section>
           <section aria-labelledby="seats-heading">

@@ -1,0 +1,121 @@
+/**
+ * The run page's flow model, pure so it is tested without a browser: which step node of
+ * the blueprint each executed step belongs to, and what a step waits on.
+ *
+ * The run view gives a step its `ref` and `attempt` but not its node. `attempt` counts the
+ * dispatches of one node within the run (loop rounds, fanout items), so taking the steps
+ * in start order and giving each to the first node of that ref (document order) that has
+ * no step of that attempt yet places sequences, loops and fanouts right. Only a ref used
+ * in both arms of a `branch` or of a `try` is ambiguous: its steps go to the first arm.
+ */
+import type { AgentDef, Blueprint, FlowNode } from "../../protocol/blueprint.js"
+import type { Step } from "./api.js"
+
+/** A run event as the page keeps it (the fields it reads). */
+export interface RunEvent {
+  seq: number
+  type: string
+  at: string
+  step_id?: string
+  ref?: string
+  attempt?: number
+  req_id?: string
+  kind?: string
+  sid?: string
+  status?: string
+  message?: string
+}
+
+/** The step nodes of a flow in document order, keyed by their location (`$.flow…`). */
+export const stepNodes = (flow: FlowNode, at = "$.flow"): Array<{ path: string; ref: string }> => {
+  switch (flow.kind) {
+    case "step":
+      return [{ path: at, ref: flow.ref }]
+    case "seq":
+      return flow.children.flatMap((child, i) => stepNodes(child, `${at}.children[${i}]`))
+    case "branch":
+      return [...stepNodes(flow.then, `${at}.then`), ...(flow.else ? stepNodes(flow.else, `${at}.else`) : [])]
+    case "loop":
+    case "fanout":
+      return stepNodes(flow.body, `${at}.body`)
+    case "try":
+      return [...stepNodes(flow.body, `${at}.body`), ...stepNodes(flow.catch, `${at}.catch`)]
+    case "assign":
+      return []
+  }
+}
+
+const byStart = (a: Step, b: Step) => a.started_at.localeCompare(b.started_at) || a.attempt - b.attempt
+
+/** Each step node's executions (location → steps, in start order); steps of unknown refs are left out. */
+export const placeSteps = (flow: FlowNode, steps: ReadonlyArray<Step>): Map<string, Array<Step>> => {
+  const nodes = stepNodes(flow)
+  const placed = new Map<string, Array<Step>>(nodes.map((n) => [n.path, []]))
+  for (const step of [...steps].sort(byStart)) {
+    const candidates = nodes.filter((n) => n.ref === step.ref)
+    const home = candidates.find((n) => !placed.get(n.path)!.some((s) => s.attempt === step.attempt)) ?? candidates[0]
+    if (home !== undefined) placed.get(home.path)!.push(step)
+  }
+  return placed
+}
+
+/** A request sent for a step and not answered yet, from the run's events. */
+export interface OpenRequest {
+  req_id: string
+  kind: string
+  sid: string
+}
+
+export const openRequests = (events: ReadonlyArray<RunEvent>): Map<string, Array<OpenRequest>> => {
+  const open = new Map<string, Array<OpenRequest>>()
+  for (const e of events) {
+    if (e.step_id === undefined) continue
+    const list = open.get(e.step_id) ?? []
+    // a request without req_id (a hook_after) is matched by its kind
+    const same = (r: OpenRequest) => (e.req_id !== undefined ? r.req_id === e.req_id : r.kind === e.kind)
+    if (e.type === "request_sent") {
+      open.set(e.step_id, [...list, { req_id: e.req_id ?? "", kind: e.kind ?? "request", sid: e.sid ?? "" }])
+    } else if (e.type === "request_answered") {
+      const i = list.findIndex(same)
+      if (i >= 0) open.set(e.step_id, [...list.slice(0, i), ...list.slice(i + 1)])
+    } else if (e.type === "step_finished") {
+      open.delete(e.step_id)
+    }
+  }
+  return open
+}
+
+const short = (sid: string) => (sid.length > 12 ? sid.slice(0, 12) + "…" : sid)
+
+/** What a started step waits on, in words; undefined when it waits on nothing. */
+export const waitsOn = (
+  step: Step,
+  agent: AgentDef | undefined,
+  seats: Record<string, { sid: string } | null>,
+  requests: ReadonlyArray<OpenRequest>
+): string | undefined => {
+  if (step.status === "waiting_for_operator") {
+    const names = Object.keys(seats)
+    const seat = agent?.kind === "operator" ? agent.operator : names.length === 1 ? names[0] : undefined
+    return seat === undefined
+      ? "waits for an operator to take its seat"
+      : `waits for an operator to take seat ${seat} (${seats[seat] ? `held by ${short(seats[seat]!.sid)}` : "empty"})`
+  }
+  if (step.status !== "running") return undefined
+  const latest = requests[requests.length - 1]
+  if (latest !== undefined) {
+    const who = `operator ${short(latest.sid)}`
+    return latest.kind === "spawn"
+      ? `waits on the sub-agent started by ${who} (spawn ${latest.req_id})`
+      : `waits on ${who} to answer ${latest.kind}${latest.req_id ? ` ${latest.req_id}` : ""}`
+  }
+  if (agent?.kind === "subprocess") return `waits on the process ${agent.command[0] ?? ""}`
+  return undefined
+}
+
+/** A short name of a node, to say what an unstarted node comes after. */
+export const nodeLabel = (node: FlowNode): string =>
+  node.kind === "step" ? node.ref : node.kind === "seq" ? (node.children.length ? nodeLabel(node.children[node.children.length - 1]!) : "seq") : node.kind
+
+export const agentOf = (blueprint: Blueprint | undefined, ref: string): AgentDef | undefined =>
+  blueprint?.agents.find((a) => a.name === ref)
