@@ -94,6 +94,93 @@ describe("web console", () => {
     client.close()
   })
 
+  it("a run page shows a stored blueprint's tree: where each step sits and whom it waits on", { timeout: 30_000 }, async () => {
+    const stored = await request(server, "PUT", "/v1/blueprints/console-tree", json({
+      operators: [{ name: "main" }],
+      agents: [
+        { name: "draft", kind: "builtin", fn: "identity" },
+        { name: "check", kind: "builtin", fn: "echo" },
+        { name: "coder", kind: "operator", operator: "main" }
+      ],
+      flow: {
+        kind: "seq",
+        children: [
+          { kind: "step", ref: "draft", in: { op: "path", at: "$.task" }, out: "$.draft" },
+          {
+            kind: "fanout", items: { op: "path", at: "$.parts" }, bind: "$.part", join: "all", out: "$.checks",
+            body: { kind: "step", ref: "check", in: { op: "path", at: "$.part" }, out: "$.checked" }
+          },
+          { kind: "step", ref: "coder", in: { op: "path", at: "$.draft" }, out: "$.result" }
+        ]
+      }
+    }))
+    expect(stored.status, stored.text).toBe(200)
+    const launched = await launch(server, { blueprint: "console-tree", input: { task: "t", parts: ["a", "b"] } })
+    const page = await open(`#/runs/${launched.run_id}`)
+    const node = (ref: string) => page.locator(`li.node-step[data-ref="${ref}"]`)
+    // the fanout's two branches sit under its one step node, inside the sequence
+    await expect.poll(() => node("check").locator("li.step .status").allTextContents(), { timeout: 10_000 })
+      .toEqual(["passed", "passed"])
+    expect(await node("check").getAttribute("data-path")).toBe("$.flow.children[1].body")
+    expect(await node("draft").locator("li.step .status").allTextContents()).toEqual(["passed"])
+    const coder = node("coder").locator("li.step")
+    await expect.poll(() => coder.locator(".status").textContent(), { timeout: 10_000 }).toBe("waiting_for_operator")
+    expect(await coder.getByTestId("waits").textContent()).toBe("waits for an operator to take seat main (empty)")
+    // seated: the step now waits on the operator's sub-agent
+    const op = await login(server, "tree operator")
+    const client = await connect(server, op.sid, op.token)
+    const seated = await request(server, "POST", `/v1/runs/${launched.run_id}/acquire`, json({ sid: op.sid, slot: "main" }, op.token))
+    expect(seated.status, seated.text).toBe(200)
+    const spawn = await client.waitFor((f) => f.type === "spawn")
+    await expect.poll(() => coder.getByTestId("waits").textContent(), { timeout: 10_000 })
+      .toBe(`waits on the sub-agent started by operator ${op.sid.slice(0, 12)}… (spawn ${spawn.req_id})`)
+    const submitted = await request(server, "POST", "/v1/worker/submit", {
+      headers: { ...bearer(spawn.worker_handle), "content-type": "text/plain" },
+      body: "the work"
+    })
+    expect(submitted.status, submitted.text).toBe(200)
+    client.send({ type: "spawn_ack", req_id: spawn.req_id, ok: true, value: null })
+    await expect.poll(() => coder.locator(".status").textContent(), { timeout: 10_000 }).toBe("passed")
+    expect(await coder.getByTestId("waits").count()).toBe(0)
+    expect(await coder.textContent()).toContain("the work")
+    client.close()
+  })
+
+  it("a dropped socket reconnects to the same session and the pending request can still be answered", { timeout: 45_000 }, async () => {
+    const context = await browser.newContext({ viewport: { width: 1100, height: 900 } })
+    const page = await context.newPage()
+    pages.push(page)
+    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`))
+    // every operator socket goes through this route, so the test can cut it like a network drop
+    const routes: Array<{ page: { close: (o: { code: number; reason: string }) => Promise<void> }; server: { close: () => Promise<void> } }> = []
+    await page.routeWebSocket(/\/v1\/operators\/.*\/ws$/, (ws) => {
+      const upstream = ws.connectToServer()
+      routes.push({ page: ws, server: upstream })
+    })
+    await page.goto(`${server.url}/#/operator`)
+    await page.getByRole("button", { name: "Join" }).click()
+    await expect.poll(text(page, "#operator-link"), { timeout: 10_000 }).toBe("connected")
+    const sid = (await page.locator("#operator-sid").textContent())!
+    sessionTokens.set(sid, (await page.locator("#operator-token").textContent())!)
+    const launched = await launch(server, {
+      blueprint: operatorBlueprint({}, { middleware: ["main_ai"] }),
+      input: { task: "t" },
+      operator_sid: sid
+    })
+    await page.getByRole("button", { name: "Approve" }).waitFor({ timeout: 10_000 })
+    const first = routes[0]!
+    await first.server.close()
+    await first.page.close({ code: 1011, reason: "network dropped" })
+    await expect.poll(() => routes.length, { timeout: 10_000 }).toBe(2)
+    await expect.poll(text(page, "#operator-link"), { timeout: 10_000 }).toBe("connected")
+    expect(await page.locator("#operator-sid").textContent()).toBe(sid)
+    expect((await request(server, "GET", "/v1/status")).json.sessions).toBeGreaterThanOrEqual(1)
+    await page.getByRole("button", { name: "Refuse" }).click({ timeout: 10_000 })
+    const run = await waitRun(server, launched.run_id, undefined, 10_000)
+    expect(run.status).toBe("failed")
+    expect(run.error.message).toMatch(/rejected/)
+  })
+
   it("operator mode approves a hook_before, answers an ask, submits by hand, and the run finishes", { timeout: 45_000 }, async () => {
     const page = await open("#/operator")
     await page.getByRole("button", { name: "Join" }).click()
