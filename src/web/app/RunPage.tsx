@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from "preact/hooks"
+import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks"
 import type { Blueprint } from "../../protocol/blueprint.js"
 import { call, followEvents, messageOf, type Run } from "./api.js"
 import { openRequests, type RunEvent } from "./flow.js"
@@ -6,6 +6,27 @@ import { FlowView } from "./FlowView.js"
 import { Json } from "./Json.js"
 import type { Operator } from "./operator.js"
 import { duration, time, usePoll } from "./poll.js"
+
+/**
+ * Events refetch the run, at most once per `everyMs` (the first at once): a fanout's burst
+ * of events costs a few requests, not one per event (docs/performance.md, "Web console").
+ */
+const REFETCH_MS = 250
+const useCoalesced = (everyMs: number) => {
+  const [tick, setTick] = useState(0)
+  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined)
+  const last = useRef(0)
+  useEffect(() => () => clearTimeout(timer.current), [])
+  const bump = useCallback(() => {
+    if (timer.current !== undefined) return
+    timer.current = setTimeout(() => {
+      timer.current = undefined
+      last.current = Date.now()
+      setTick((t) => t + 1)
+    }, Math.max(0, last.current + everyMs - Date.now()))
+  }, [everyMs])
+  return [tick, bump] as const
+}
 
 /** The run's event stream: replayed, then live, until the run ends; deduped by `seq`. */
 const useEvents = (runId: string, onEvent: () => void) => {
@@ -70,9 +91,9 @@ const describe = (e: RunEvent): string =>
     .filter(Boolean).join(" · ")
 
 export const RunPage = ({ runId, operator }: { runId: string; operator: Operator | undefined }) => {
-  const [tick, setTick] = useState(0)
+  const [tick, refresh] = useCoalesced(REFETCH_MS)
   const run = usePoll(() => call<Run>("GET", `/v1/runs/${runId}`), 2000, [runId, tick])
-  const { events, error: streamError } = useEvents(runId, () => setTick((t) => t + 1))
+  const { events, error: streamError } = useEvents(runId, refresh)
   const [notice, setNotice] = useState<string | undefined>(undefined)
   const flow = useBlueprint(run.value?.task_id)
   const open = useMemo(() => openRequests(events), [events])
@@ -81,7 +102,7 @@ export const RunPage = ({ runId, operator }: { runId: string; operator: Operator
     try {
       await doIt()
       setNotice(`${what}: done`)
-      setTick((t) => t + 1)
+      refresh()
     } catch (e) {
       setNotice(`${what} failed: ${messageOf(e)}`)
     }
