@@ -27,12 +27,14 @@ describe("flow model", () => {
       ]
     }
     expect(stepNodes(flow)).toEqual([
-      { path: "$.flow.children[0]", ref: "a" },
-      { path: "$.flow.children[1].then", ref: "b" },
-      { path: "$.flow.children[1].else", ref: "c" },
-      { path: "$.flow.children[2].body", ref: "d" },
-      { path: "$.flow.children[2].catch", ref: "e" }
+      { path: "$.flow.children[0]", ref: "a", repeats: false },
+      { path: "$.flow.children[1].then", ref: "b", repeats: false },
+      { path: "$.flow.children[1].else", ref: "c", repeats: false },
+      { path: "$.flow.children[2].body", ref: "d", repeats: false },
+      { path: "$.flow.children[2].catch", ref: "e", repeats: false }
     ])
+    const loop: FlowNode = { kind: "loop", counter: "$.n", cond: { op: "lit", value: true }, max: 2, body: { kind: "seq", children: [step("a")] } }
+    expect(stepNodes(loop)).toEqual([{ path: "$.flow.body.children[0]", ref: "a", repeats: true }])
   })
 
   it("places a ref used twice in a sequence on each node in turn", () => {
@@ -51,6 +53,35 @@ describe("flow model", () => {
     expect(ids(placeSteps(flow, steps))).toEqual({
       "$.flow.body.children[0]": ["code#1", "code#2"],
       "$.flow.body.children[1]": ["code#1", "code#2"]
+    })
+  })
+
+  it("places the rounds of a loop on the loop's node, not on an earlier node of the same ref", () => {
+    const flow: FlowNode = {
+      kind: "seq",
+      children: [
+        step("d"),
+        { kind: "loop", counter: "$.n", cond: { op: "lit", value: true }, max: 3, body: step("d") },
+        { kind: "try", body: step("d"), catch: step("e") }
+      ]
+    }
+    const steps = [ran("d", 1), ran("d", 1), ran("d", 2), ran("d", 3), ran("d", 1)]
+    expect(ids(placeSteps(flow, steps))).toEqual({
+      "$.flow.children[0]": ["d#1"],
+      "$.flow.children[1].body": ["d#1", "d#2", "d#3"],
+      "$.flow.children[2].body": ["d#1"],
+      "$.flow.children[2].catch": []
+    })
+  })
+
+  it("places the branches of a fanout whose body uses a ref twice, as they interleave", () => {
+    const body: FlowNode = { kind: "seq", children: [step("a"), step("a")] }
+    const flow: FlowNode = { kind: "fanout", items: { op: "path", at: "$.xs" }, bind: "$.x", body, join: "all", out: "$.o" }
+    // branch 1 gets through both nodes before branch 2 starts its first
+    const steps = [ran("a", 1), ran("a", 1), ran("a", 2), ran("a", 2)]
+    expect(ids(placeSteps(flow, steps))).toEqual({
+      "$.flow.body.children[0]": ["a#1", "a#2"],
+      "$.flow.body.children[1]": ["a#1", "a#2"]
     })
   })
 

@@ -3,10 +3,12 @@
  * the blueprint each executed step belongs to, and what a step waits on.
  *
  * The run view gives a step its `ref` and `attempt` but not its node. `attempt` counts the
- * dispatches of one node within the run (loop rounds, fanout items), so taking the steps
- * in start order and giving each to the first node of that ref (document order) that has
- * no step of that attempt yet places sequences, loops and fanouts right. Only a ref used
- * in both arms of a `branch` or of a `try` is ambiguous: its steps go to the first arm.
+ * dispatches of one node within the run, so a node outside every loop and fanout has only
+ * attempt 1, and a node's attempt n follows its attempt n-1. Taking the steps in start
+ * order, attempt 1 goes to the first node of that ref (document order) without one, and
+ * attempt n to the first node inside a loop or fanout that has n-1 and not n yet. That
+ * places sequences, loop rounds and fanout branches right; only a ref used in both arms
+ * of a `branch` or of a `try` is ambiguous: its steps go to the first arm.
  */
 import type { AgentDef, Blueprint, FlowNode } from "../../protocol/blueprint.js"
 import type { Step } from "./api.js"
@@ -26,20 +28,27 @@ export interface RunEvent {
   message?: string
 }
 
-/** The step nodes of a flow in document order, keyed by their location (`$.flow…`). */
-export const stepNodes = (flow: FlowNode, at = "$.flow"): Array<{ path: string; ref: string }> => {
+/** A step node: its location (`$.flow…`), its ref, and whether it can run more than once (inside a loop or fanout). */
+export interface StepPlace {
+  path: string
+  ref: string
+  repeats: boolean
+}
+
+/** The step nodes of a flow in document order. */
+export const stepNodes = (flow: FlowNode, at = "$.flow", repeats = false): Array<StepPlace> => {
   switch (flow.kind) {
     case "step":
-      return [{ path: at, ref: flow.ref }]
+      return [{ path: at, ref: flow.ref, repeats }]
     case "seq":
-      return flow.children.flatMap((child, i) => stepNodes(child, `${at}.children[${i}]`))
+      return flow.children.flatMap((child, i) => stepNodes(child, `${at}.children[${i}]`, repeats))
     case "branch":
-      return [...stepNodes(flow.then, `${at}.then`), ...(flow.else ? stepNodes(flow.else, `${at}.else`) : [])]
+      return [...stepNodes(flow.then, `${at}.then`, repeats), ...(flow.else ? stepNodes(flow.else, `${at}.else`, repeats) : [])]
     case "loop":
     case "fanout":
-      return stepNodes(flow.body, `${at}.body`)
+      return stepNodes(flow.body, `${at}.body`, true)
     case "try":
-      return [...stepNodes(flow.body, `${at}.body`), ...stepNodes(flow.catch, `${at}.catch`)]
+      return [...stepNodes(flow.body, `${at}.body`, repeats), ...stepNodes(flow.catch, `${at}.catch`, repeats)]
     case "assign":
       return []
   }
@@ -51,10 +60,14 @@ const byStart = (a: Step, b: Step) => a.started_at.localeCompare(b.started_at) |
 export const placeSteps = (flow: FlowNode, steps: ReadonlyArray<Step>): Map<string, Array<Step>> => {
   const nodes = stepNodes(flow)
   const placed = new Map<string, Array<Step>>(nodes.map((n) => [n.path, []]))
+  const has = (n: StepPlace, attempt: number) => placed.get(n.path)!.some((s) => s.attempt === attempt)
   for (const step of [...steps].sort(byStart)) {
     const candidates = nodes.filter((n) => n.ref === step.ref)
-    const home = candidates.find((n) => !placed.get(n.path)!.some((s) => s.attempt === step.attempt)) ?? candidates[0]
-    if (home !== undefined) placed.get(home.path)!.push(step)
+    const home = step.attempt <= 1
+      ? candidates.find((n) => !has(n, 1))
+      : candidates.find((n) => n.repeats && has(n, step.attempt - 1) && !has(n, step.attempt))
+    const fallback = home ?? candidates.find((n) => n.repeats) ?? candidates[0]
+    if (fallback !== undefined) placed.get(fallback.path)!.push(step)
   }
   return placed
 }
