@@ -7,8 +7,8 @@
  * attempt 1, and a node's attempt n follows its attempt n-1. Taking the steps in start
  * order, attempt 1 goes to the first node of that ref (document order) without one, and
  * attempt n to the first node inside a loop or fanout that has n-1 and not n yet. That
- * places sequences, loop rounds and fanout branches right; only a ref used in both arms
- * of a `branch` or of a `try` is ambiguous: its steps go to the first arm.
+ * places sequences and a ref inside one loop or fanout right; a ref in two loops or
+ * fanouts, or in both arms of a `branch` or `try`, is ambiguous (the first one wins).
  */
 import type { AgentDef, Blueprint, FlowNode } from "../../protocol/blueprint.js"
 import type { Step } from "./api.js"
