@@ -181,6 +181,35 @@ describe("web console", () => {
     expect(run.error.message).toMatch(/rejected/)
   })
 
+  it("a run page follows the event stream again after it breaks, from the last event it saw", { timeout: 30_000 }, async () => {
+    const launched = await launch(server, { blueprint: operatorBlueprint(), input: { task: "t" } })
+    const context = await browser.newContext({ viewport: { width: 1100, height: 900 } })
+    const page = await context.newPage()
+    pages.push(page)
+    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`))
+    // the first stream gives one event and breaks off; later ones go to the server
+    const asked: Array<string | undefined> = []
+    await page.route(`**/v1/runs/${launched.run_id}/events`, async (route) => {
+      asked.push(route.request().headers()["last-event-id"])
+      if (asked.length > 1) return route.continue()
+      const first = { seq: 1, type: "run_started", run_id: launched.run_id, at: new Date().toISOString(), status: "running" }
+      return route.fulfill({ status: 200, contentType: "text/event-stream", body: `event: run_started\nid: 1\ndata: ${JSON.stringify(first)}\n\n` })
+    })
+    await page.goto(`${server.url}/#/runs/${launched.run_id}`)
+    await expect.poll(() => page.locator(".events li").allTextContents(), { timeout: 10_000 })
+      .toEqual(expect.arrayContaining([expect.stringContaining("waiting_for_operator")]))
+    expect(asked.slice(0, 2)).toEqual([undefined, "1"])
+    expect((await request(server, "POST", `/v1/runs/${launched.run_id}/cancel`)).status).toBe(202)
+    await expect.poll(() => page.locator(".events li").allTextContents(), { timeout: 10_000 })
+      .toEqual(expect.arrayContaining([expect.stringContaining("run_finished")]))
+    const types = await page.locator(".events li strong").allTextContents()
+    expect(types.filter((t) => t === "run_started")).toHaveLength(1)
+    expect(await page.getByRole("alert").count()).toBe(0)
+    // a finished run's stream is not followed again
+    await page.waitForTimeout(1500)
+    expect(asked).toHaveLength(2)
+  })
+
   it("operator mode approves a hook_before, answers an ask, submits by hand, and the run finishes", { timeout: 45_000 }, async () => {
     const page = await open("#/operator")
     await page.getByRole("button", { name: "Join" }).click()

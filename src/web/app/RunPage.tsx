@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks"
 import type { Blueprint } from "../../protocol/blueprint.js"
-import { call, followEvents, messageOf, type Run } from "./api.js"
+import { ApiFailure, call, followEvents, messageOf, type Run } from "./api.js"
 import { openRequests, type RunEvent } from "./flow.js"
 import { FlowView } from "./FlowView.js"
 import { Json } from "./Json.js"
@@ -28,14 +28,20 @@ const useCoalesced = (everyMs: number) => {
   return [tick, bump] as const
 }
 
-/** The run's event stream: replayed, then live, until the run ends; deduped by `seq`. */
+/**
+ * The run's event stream: replayed, then live, until the run ends; deduped by `seq`. A
+ * stream that breaks before `run_finished` (network, server restart) is followed again
+ * with `Last-Event-ID`, backing off from 500 ms to 5 s; 401/403/404 stop it.
+ */
 const useEvents = (runId: string, onEvent: () => void) => {
   const [events, setEvents] = useState<Array<RunEvent>>([])
   const [error, setError] = useState<string | undefined>(undefined)
   useEffect(() => {
     setEvents([])
+    setError(undefined)
     const abort = new AbortController()
     let last = 0
+    let finished = false
     const handle = (data: string) => {
       let event: RunEvent
       try {
@@ -43,14 +49,30 @@ const useEvents = (runId: string, onEvent: () => void) => {
       } catch {
         return
       }
+      if (event.type === "run_finished") finished = true
       if (event.seq <= last) return
       last = event.seq
+      setError(undefined)
       setEvents((all) => [...all, event])
       onEvent()
     }
-    followEvents(`/v1/runs/${runId}/events`, handle, abort.signal).catch((e) => {
-      if (!abort.signal.aborted) setError(messageOf(e))
-    })
+    const follow = async () => {
+      for (let retry = 0; !abort.signal.aborted && !finished; retry++) {
+        const before = last
+        try {
+          await followEvents(`/v1/runs/${runId}/events`, handle, abort.signal, last)
+          if (finished || abort.signal.aborted) return
+          setError("the event stream ended before the run did; following it again")
+        } catch (e) {
+          if (abort.signal.aborted) return
+          if (e instanceof ApiFailure && [401, 403, 404].includes(e.status)) return setError(messageOf(e))
+          setError(`${messageOf(e)}; following it again`)
+        }
+        if (last > before) retry = 0 // it got somewhere: the next break starts the backoff again
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 500 * 2 ** retry)))
+      }
+    }
+    void follow()
     return () => abort.abort()
   }, [runId])
   return { events, error }
