@@ -2,6 +2,9 @@
  * The web console in a real browser: the overview follows a run, a run page follows a
  * step, the page acts as the operator (hook_before, ask, a result by hand), and cancels.
  */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import type { Browser, Page } from "playwright-core"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { bearer, connect, login, request, sessionTokens, type TestServer, startServer } from "../e2e/helpers.js"
@@ -274,6 +277,35 @@ describe("web console", () => {
     const run = await waitRun(server, launched.run_id, undefined, 10_000)
     expect(run.status).toBe("failed")
     expect(run.error.message).toMatch(/rejected/)
+  })
+
+  it("resume from the run page resumes a run a server stop interrupted", { timeout: 60_000 }, async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "console-resume-"))
+    try {
+      const first = await startServer({ memory: false, dataDir })
+      const launched = await launch(first, { blueprint: operatorBlueprint(), input: { task: "t" } })
+      await waitRun(first, launched.run_id, (r) => r.steps[0]?.status === "waiting_for_operator", 10_000)
+      await first.close()
+      const second = await startServer({ memory: false, dataDir })
+      let page: Page | undefined
+      try {
+        page = await openPage(browser, `${second.url}/#/runs/${launched.run_id}`, problems)
+        await expect.poll(text(page, "#run-status"), { timeout: 10_000 }).toBe("interrupted")
+        const resume = page.getByRole("button", { name: "Resume run" })
+        expect(await page.getByRole("button", { name: "Cancel run" }).isDisabled()).toBe(true)
+        await resume.click()
+        await expect.poll(text(page, "#run-status"), { timeout: 10_000 }).toBe("running")
+        expect((await request(second, "GET", `/v1/runs/${launched.run_id}`)).json.status).toBe("running")
+        expect(await resume.isDisabled()).toBe(true)
+        await request(second, "POST", `/v1/runs/${launched.run_id}/cancel`)
+      } finally {
+        // the page goes first: its polls must not meet a closed server
+        await page?.context().close()
+        await second.close()
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
+    }
   })
 
   it("with an API token configured, the page works once the token is saved (runs, event stream, cancel)", { timeout: 45_000 }, async () => {
