@@ -204,6 +204,12 @@ describe("accessibility", () => {
     await page.locator(`li.node-step[data-ref="coder"] li.step`).waitFor({ timeout: 10_000 })
     await onScreen("Cancel run", page.getByRole("button", { name: "Cancel run" }))
     await onScreen("the coder step", page.locator(`li.node-step[data-ref="coder"] li.step`))
+    // a large value is collapsed, and opens in place
+    const large = page.locator(`li.node-step[data-ref="draft"] details.value`)
+    expect(await large.locator("summary").textContent()).toBe("value (1000 characters)")
+    expect(await large.locator("pre").isVisible()).toBe(false)
+    await large.locator("summary").click()
+    expect(await large.locator("pre").isVisible()).toBe(true)
     await noOverflow("run page")
 
     await page.goto(`${server.url}/#/`)

@@ -126,6 +126,9 @@ describe("web console", () => {
       .toEqual(["passed", "passed"])
     expect(await node("check").getAttribute("data-path")).toBe("$.flow.children[1].body")
     expect(await node("draft").locator("li.step .status").allTextContents()).toEqual(["passed"])
+    // a short value shows inline
+    expect(await node("check").locator("code.value").allTextContents())
+      .toEqual([`{"agent":"check","input":"a"}`, `{"agent":"check","input":"b"}`])
     const coder = node("coder").locator("li.step")
     await expect.poll(() => coder.locator(".status").textContent(), { timeout: 10_000 }).toBe("waiting_for_operator")
     expect(await coder.getByTestId("waits").textContent()).toBe("waits for an operator to take seat main (empty)")
