@@ -138,7 +138,7 @@ export const RunPage = ({ runId, operator }: { runId: string; operator: Operator
       {r && (
         <>
           <p>
-            Status: <span class={`status status-${r.status}`} id="run-status">{r.status}</span> · task <code>{r.task_id}</code> ·
+            Status: <span class={`status status-${r.status}`} id="run-status" role="status">{r.status}</span> · task <code>{r.task_id}</code> ·
             started {time(r.created_at)} · {duration(r.created_at, r.finished_at)}
           </p>
           {r.error && <p class="error">Error: {r.error.message}{r.error.failed_step ? ` (step ${r.error.failed_step})` : ""}</p>}
@@ -180,7 +180,7 @@ export const RunPage = ({ runId, operator }: { runId: string; operator: Operator
       <section aria-labelledby="events-heading">
         <h2 id="events-heading">Events (live)</h2>
         {streamError && <p role="alert" class="error">Event stream: {streamError}</p>}
-        <ol class="events" aria-live="polite">
+        <ol class="events">
           {events.map((e) => (
             <li key={e.seq}><span class="muted">{time(e.at)}</span> <strong>{e.type}</strong> {describe(e)}</li>
           ))}
