@@ -250,6 +250,23 @@ describe("web console", () => {
     await expect.poll(text(page, "#requests-heading")).toBe("Pending requests (0)")
   })
 
+  it("the page's operator takes an empty seat from the run page and gets the step's spawn", { timeout: 30_000 }, async () => {
+    const launched = await launch(server, { blueprint: operatorBlueprint(), input: { task: "t" } })
+    const page = await open("#/operator")
+    await page.getByRole("button", { name: "Join" }).click()
+    await expect.poll(text(page, "#operator-link"), { timeout: 10_000 }).toBe("connected")
+    const sid = (await page.locator("#operator-sid").textContent())!
+    await page.goto(`${server.url}/#/runs/${launched.run_id}`)
+    await page.getByRole("button", { name: "Take this seat" }).click({ timeout: 10_000 })
+    await expect.poll(() => page.locator("section[aria-labelledby=seats-heading] li").textContent(), { timeout: 10_000 })
+      .toContain(sid)
+    expect((await request(server, "GET", `/v1/runs/${launched.run_id}`)).json.seats.main.sid).toBe(sid)
+    await page.goto(`${server.url}/#/operator`)
+    await page.getByTestId("sub-agent-lines").waitFor({ timeout: 10_000 })
+    expect(await page.locator("article.request").getAttribute("data-type")).toBe("spawn")
+    await request(server, "POST", `/v1/runs/${launched.run_id}/cancel`)
+  })
+
   it("cancel from the run page cancels the run", { timeout: 30_000 }, async () => {
     const launched = await launch(server, { blueprint: operatorBlueprint(), input: { task: "t" } })
     const page = await open(`#/runs/${launched.run_id}`)
