@@ -113,7 +113,8 @@ describe("web console", () => {
             kind: "fanout", items: { op: "path", at: "$.parts" }, bind: "$.part", join: "all", out: "$.checks",
             body: { kind: "step", ref: "check", in: { op: "path", at: "$.part" }, out: "$.checked" }
           },
-          { kind: "step", ref: "coder", in: { op: "path", at: "$.draft" }, out: "$.result" }
+          { kind: "step", ref: "coder", in: { op: "path", at: "$.draft" }, out: "$.result" },
+          { kind: "step", ref: "draft", in: { op: "path", at: "$.result" }, out: "$.final" }
         ]
       }
     }))
@@ -132,6 +133,9 @@ describe("web console", () => {
     const coder = node("coder").locator("li.step")
     await expect.poll(() => coder.locator(".status").textContent(), { timeout: 10_000 }).toBe("waiting_for_operator")
     expect(await coder.getByTestId("waits").textContent()).toBe("waits for an operator to take seat main (empty)")
+    // the last node uses the first one's agent: it has not run, and says what it waits for
+    const last = page.locator(`li.node-step[data-path="$.flow.children[3]"]`)
+    expect(await last.locator(".pending").textContent()).toBe("not started: runs after coder")
     // seated: the step now waits on the operator's sub-agent
     const op = await login(server, "tree operator")
     const client = await connect(server, op.sid, op.token)
@@ -149,6 +153,8 @@ describe("web console", () => {
     await expect.poll(() => coder.locator(".status").textContent(), { timeout: 10_000 }).toBe("passed")
     expect(await coder.getByTestId("waits").count()).toBe(0)
     expect(await coder.textContent()).toContain("the work")
+    await expect.poll(() => last.locator("li.step .status").allTextContents(), { timeout: 10_000 }).toEqual(["passed"])
+    expect(await node("draft").first().locator("li.step").count()).toBe(1)
     client.close()
   })
 
