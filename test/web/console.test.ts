@@ -273,6 +273,24 @@ describe("web console", () => {
     await request(server, "POST", `/v1/runs/${launched.run_id}/cancel`)
   })
 
+  it("operator mode takes over a session by sid and token; a wrong token is refused with a message", { timeout: 30_000 }, async () => {
+    const op = await login(server, "pasted")
+    const page = await open("#/operator")
+    await page.getByLabel("Session id (sid)").fill(op.sid)
+    await page.getByLabel("Token").fill("not-the-token")
+    await page.getByRole("button", { name: "Connect" }).click()
+    await expect.poll(() => page.getByRole("alert").textContent(), { timeout: 10_000 }).toMatch(/wrong token for operator session/)
+    expect(await page.locator("#operator-sid").count()).toBe(0)
+    // the browser logs the refused request itself; that one is expected
+    problems = problems.filter((p) => !/status of 401/.test(p))
+    await page.getByLabel("Token").fill(op.token)
+    await page.getByRole("button", { name: "Connect" }).click()
+    await expect.poll(text(page, "#operator-link"), { timeout: 10_000 }).toBe("connected")
+    expect(await page.locator("#operator-sid").textContent()).toBe(op.sid)
+    const listed = await request(server, "GET", `/v1/operators/${op.sid}`, { headers: bearer(op.token) })
+    expect(listed.json.connected).toBe(true)
+  })
+
   it("cancel from the run page cancels the run", { timeout: 30_000 }, async () => {
     const launched = await launch(server, { blueprint: operatorBlueprint(), input: { task: "t" } })
     const page = await open(`#/runs/${launched.run_id}`)
