@@ -5,46 +5,17 @@
  * overflows and the key controls are on screen. One browser for the file.
  */
 import axe from "axe-core"
-import type { Browser, Page } from "playwright-core"
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { bearer, request, sessionTokens, type TestServer, startServer } from "../e2e/helpers.js"
+import type { Page } from "playwright-core"
+import { describe, expect, it } from "vitest"
+import { bearer, request, sessionTokens } from "../e2e/helpers.js"
 import { launch, operatorBlueprint, waitRun } from "../e2e/routes-fixtures.js"
-import { buildConsole, launchBrowser, openPage } from "./browser.js"
+import { consoleSuite, text } from "./browser.js"
 
-let server: TestServer
-let browser: Browser
-let problems: Array<string> = []
-const pages: Array<Page> = []
-
-beforeAll(async () => {
-  buildConsole()
-  server = await startServer()
-  browser = await launchBrowser()
-}, 60_000)
-
-afterAll(async () => {
-  await browser?.close()
-  await server?.close()
-})
-
-afterEach(async () => {
-  for (const page of pages.splice(0)) await page.context().close()
-  const real = problems.filter((p) => !/favicon|404/.test(p))
-  problems = []
-  expect(real).toEqual([])
-})
-
-const open = async (hash = "") => {
-  const page = await openPage(browser, `${server.url}/${hash}`, problems)
-  pages.push(page)
-  return page
-}
-
-const text = (page: Page, selector: string) => () => page.locator(selector).first().textContent()
+const s = consoleSuite()
 
 /** A stored blueprint (the run page shows its tree): a builtin step, then an operator step with main_ai. */
 const putReviewBlueprint = async () => {
-  const reply = await request(server, "PUT", "/v1/blueprints/access-review", {
+  const reply = await request(s.server, "PUT", "/v1/blueprints/access-review", {
     headers: { "content-type": "application/json" },
     body: JSON.stringify({
       operators: [{ name: "main" }],
@@ -95,33 +66,33 @@ const focusVisible = (page: Page) =>
 describe("accessibility", () => {
   it("axe finds no serious or critical problem on the overview, a run page and operator mode", { timeout: 45_000 }, async () => {
     await putReviewBlueprint()
-    const page = await open("#/operator")
+    const page = await s.open("#/operator")
     await page.getByRole("button", { name: "Join" }).click()
     await expect.poll(text(page, "#operator-link"), { timeout: 10_000 }).toBe("connected")
     const sid = (await page.locator("#operator-sid").textContent())!
     sessionTokens.set(sid, (await page.locator("#operator-token").textContent())!)
-    const launched = await launch(server, { blueprint: "access-review", input: { task: "t".repeat(300) }, operator_sid: sid })
+    const launched = await launch(s.server, { blueprint: "access-review", input: { task: "t".repeat(300) }, operator_sid: sid })
     await page.getByRole("button", { name: "Approve" }).waitFor({ timeout: 10_000 })
     expect(await axeFindings(page), "operator mode, a hook_before pending").toEqual([])
     await page.getByRole("button", { name: "Approve" }).click()
     await page.getByTestId("sub-agent-lines").waitFor({ timeout: 10_000 })
     expect(await axeFindings(page), "operator mode, a spawn pending").toEqual([])
 
-    await page.goto(`${server.url}/#/runs/${launched.run_id}`)
+    await page.goto(`${s.server.url}/#/runs/${launched.run_id}`)
     await page.locator(`li.node-step[data-ref="coder"] li.step`).waitFor({ timeout: 10_000 })
     await page.locator(".events li").nth(4).waitFor({ timeout: 10_000 })
     expect(await axeFindings(page), "run page").toEqual([])
 
-    await page.goto(`${server.url}/#/`)
+    await page.goto(`${s.server.url}/#/`)
     await page.locator(`tr[data-run="${launched.run_id}"]`).waitFor({ timeout: 10_000 })
     await page.locator("ul.sessions li").first().waitFor({ timeout: 10_000 })
     expect(await axeFindings(page), "overview").toEqual([])
-    await request(server, "POST", `/v1/runs/${launched.run_id}/cancel`)
+    await request(s.server, "POST", `/v1/runs/${launched.run_id}/cancel`)
   })
 
   it("works by keyboard alone with a visible focus: open a run, cancel it; join, approve, answer an ask", { timeout: 60_000 }, async () => {
-    const waiting = await launch(server, { blueprint: operatorBlueprint(), input: { task: "t" } })
-    const page = await open()
+    const waiting = await launch(s.server, { blueprint: operatorBlueprint(), input: { task: "t" } })
+    const page = await s.open()
     await page.locator(`tr[data-run="${waiting.run_id}"]`).waitFor({ timeout: 10_000 })
     await tabTo(page, `a[href="#/runs/${waiting.run_id}"]`)
     expect(await focusVisible(page)).toBe(true)
@@ -133,7 +104,7 @@ describe("accessibility", () => {
     expect(await focusVisible(page)).toBe(true)
     await page.keyboard.press("Enter")
     await expect.poll(text(page, "#run-status"), { timeout: 10_000 }).toBe("cancelled")
-    expect((await request(server, "GET", `/v1/runs/${waiting.run_id}`)).json.status).toBe("cancelled")
+    expect((await request(s.server, "GET", `/v1/runs/${waiting.run_id}`)).json.status).toBe("cancelled")
 
     // operator mode from the navigation, by keyboard
     await tabTo(page, `nav a[href="#/operator"]`)
@@ -144,7 +115,7 @@ describe("accessibility", () => {
     await expect.poll(text(page, "#operator-link"), { timeout: 10_000 }).toBe("connected")
     const sid = (await page.locator("#operator-sid").textContent())!
     sessionTokens.set(sid, (await page.locator("#operator-token").textContent())!)
-    const launched = await launch(server, {
+    const launched = await launch(s.server, {
       blueprint: operatorBlueprint({}, { middleware: ["main_ai"] }),
       input: { task: "t" },
       operator_sid: sid
@@ -156,7 +127,7 @@ describe("accessibility", () => {
     const lines = page.getByTestId("sub-agent-lines")
     await lines.waitFor({ timeout: 10_000 })
     const handle = /worker_handle: (\S+)/.exec((await lines.textContent())!)![1]!
-    const asked = request(server, "POST", "/v1/worker/ask", {
+    const asked = request(s.server, "POST", "/v1/worker/ask", {
       headers: { "content-type": "application/json", ...bearer(handle) },
       body: JSON.stringify({ question: "which one?" })
     })
@@ -171,19 +142,19 @@ describe("accessibility", () => {
     const answer = await asked
     expect(answer.status, answer.text).toBe(200)
     expect(answer.json).toEqual({ answer: "the second" })
-    await request(server, "POST", `/v1/runs/${launched.run_id}/cancel`)
-    expect((await waitRun(server, launched.run_id)).status).toBe("cancelled")
+    await request(s.server, "POST", `/v1/runs/${launched.run_id}/cancel`)
+    expect((await waitRun(s.server, launched.run_id)).status).toBe("cancelled")
   })
 
   it("on a 375 px window nothing overflows sideways and the key controls are on screen", { timeout: 45_000 }, async () => {
     await putReviewBlueprint()
-    const page = await open("#/operator")
+    const page = await s.open("#/operator")
     await page.setViewportSize({ width: 375, height: 740 })
     await page.getByRole("button", { name: "Join" }).click()
     await expect.poll(text(page, "#operator-link"), { timeout: 10_000 }).toBe("connected")
     const sid = (await page.locator("#operator-sid").textContent())!
     sessionTokens.set(sid, (await page.locator("#operator-token").textContent())!)
-    const launched = await launch(server, { blueprint: "access-review", input: { task: "long ".repeat(200) }, operator_sid: sid })
+    const launched = await launch(s.server, { blueprint: "access-review", input: { task: "long ".repeat(200) }, operator_sid: sid })
     const onScreen = async (what: string, locator: ReturnType<Page["locator"]>) => {
       await locator.scrollIntoViewIfNeeded({ timeout: 10_000 })
       const box = await locator.boundingBox()
@@ -200,7 +171,7 @@ describe("accessibility", () => {
     await onScreen("Refuse", page.getByRole("button", { name: "Refuse" }))
     await noOverflow("operator mode")
 
-    await page.goto(`${server.url}/#/runs/${launched.run_id}`)
+    await page.goto(`${s.server.url}/#/runs/${launched.run_id}`)
     await page.locator(`li.node-step[data-ref="coder"] li.step`).waitFor({ timeout: 10_000 })
     await onScreen("Cancel run", page.getByRole("button", { name: "Cancel run" }))
     await onScreen("the coder step", page.locator(`li.node-step[data-ref="coder"] li.step`))
@@ -212,13 +183,13 @@ describe("accessibility", () => {
     expect(await large.locator("pre").isVisible()).toBe(true)
     await noOverflow("run page")
 
-    await page.goto(`${server.url}/#/`)
+    await page.goto(`${s.server.url}/#/`)
     const link = page.locator(`tr[data-run="${launched.run_id}"] a`)
     await link.waitFor({ timeout: 10_000 })
     await onScreen("run link", link)
     await onScreen("running count", page.locator("#count-running"))
     await onScreen("Operator link", page.locator(`nav a[href="#/operator"]`))
     await noOverflow("overview")
-    await request(server, "POST", `/v1/runs/${launched.run_id}/cancel`)
+    await request(s.server, "POST", `/v1/runs/${launched.run_id}/cancel`)
   })
 })
