@@ -85,6 +85,7 @@ const useEvents = (runId: string, onEvent: () => void) => {
 const useBlueprint = (taskId: string | undefined) => {
   const [state, setState] = useState<{ blueprint?: Blueprint; note?: string }>({})
   useEffect(() => {
+    setState({}) // another run's blueprint must not be drawn over this run's steps
     if (taskId === undefined) return
     let live = true
     const load = async () => {
