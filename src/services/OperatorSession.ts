@@ -32,6 +32,7 @@ import { cancelReason } from "./CancelReason.js"
 import { currentRequest } from "./CurrentRequest.js"
 import { type RequestError, RequestTimedOut, RequestWithdrawn, SessionTornDown } from "./OperatorErrors.js"
 import { trackRequest } from "./Telemetry.js"
+import { notifyOffered, notifyShut } from "./OutboundWatch.js"
 import { makeDeferred } from "./sharedDeferred.js"
 
 export type SessionState = "connected" | "disconnected" | "torn_down"
@@ -170,10 +171,11 @@ class Session implements OperatorSessionShape {
   // false when nothing went out: no socket, or its queue was shut by a swap (the request
   // stays in the map, so redelivery covers it).
   private offer(frame: ServerFrame): Effect.Effect<boolean> {
-    return Effect.map(
-      SynchronizedRef.get(this.outbound),
-      (slot) => Option.isSome(slot) && Queue.unsafeOffer(slot.value, frame)
-    )
+    return Effect.map(SynchronizedRef.get(this.outbound), (slot) => {
+      if (Option.isNone(slot) || !Queue.unsafeOffer(slot.value, frame)) return false
+      notifyOffered(slot.value)
+      return true
+    })
   }
 
   private cancel(reqId: string, reason: WithdrawalReason) {
@@ -321,6 +323,8 @@ class Session implements OperatorSessionShape {
             Option.isSome(previous) ? Queue.shutdown(previous.value) : Effect.void,
             [queue, Option.some(queue)] as const
           ).pipe(Effect.tap(() => {
+            // the old socket learns it was replaced while the session is still connected
+            if (Option.isSome(previous)) notifyShut(previous.value)
             this.current = "connected"
           })))
       }))
@@ -332,6 +336,7 @@ class Session implements OperatorSessionShape {
       const frames = yield* Effect.flatMap(this.snapshot, Effect.forEach((entry) => this.redeliveryFrame(entry)))
       // a newer socket or a teardown may have shut this queue meanwhile; it redelivers itself
       yield* Queue.offerAll(queue, frames).pipe(Effect.catchAllCause(() => Effect.void))
+      if (frames.length > 0) notifyOffered(queue)
       yield* Effect.logInfo("operator connected").pipe(Effect.annotateLogs({ sid: this.sid, redelivered: frames.length }))
       return queue as Queue.Dequeue<ServerFrame>
     }).pipe(Effect.uninterruptible)
@@ -343,6 +348,7 @@ class Session implements OperatorSessionShape {
         ? Queue.shutdown(slot.value).pipe(
           Effect.zipRight(Effect.sync(() => {
             if (this.current !== "torn_down") this.current = "disconnected"
+            notifyShut(slot.value)
           })),
           Effect.zipRight(Effect.logInfo("operator disconnected").pipe(Effect.annotateLogs({ sid: this.sid }))),
           Effect.as(Option.none())
@@ -392,7 +398,7 @@ class Session implements OperatorSessionShape {
       for (const entry of HashMap.values(entries)) Deferred.unsafeDone(entry.deferred, Effect.fail(error))
       yield* SynchronizedRef.updateEffect(this.outbound, (slot) =>
         Option.isSome(slot)
-          ? Effect.as(Queue.shutdown(slot.value), Option.none())
+          ? Effect.as(Effect.zipRight(Queue.shutdown(slot.value), Effect.sync(() => notifyShut(slot.value))), Option.none())
           : Effect.succeed(slot))
       if (this.tornDown !== undefined) Deferred.unsafeDone(this.tornDown, Effect.void)
       yield* Effect.logInfo("operator session torn down").pipe(
