@@ -267,6 +267,17 @@ class Link implements OutboundWatcher, KeepaliveTarget {
   }
 }
 
+// The listeners close over `link` alone, not over the connection's setup (which holds the
+// HTTP request) and live as long as the socket.
+const listen = (link: Link, ws: WebSocket) => {
+  link.ws = ws
+  ws.on("message", (data: RawData, isBinary: boolean) => link.onMessage(data, isBinary))
+  ws.on("pong", () => link.watched?.alive())
+  // protocol errors (1009 and the like): ws has already sent the close, 'close' follows
+  ws.on("error", noop)
+  ws.once("close", () => link.onClose())
+}
+
 /**
  * One socket of one session: the handshake, attaching to the session, and then nothing
  * more on this fiber; the socket lives on in its `Link` until the TCP socket is gone.
@@ -296,16 +307,8 @@ export const runConnection = (
       stallMillis: Duration.toMillis(config.outboundStall)
     })
 
-    const attach = (ws: WebSocket) => {
-      link.ws = ws
-      ws.on("message", (data: RawData, isBinary: boolean) => link.onMessage(data, isBinary))
-      ws.on("pong", () => link.watched?.alive())
-      // protocol errors (1009 and the like): ws has already sent the close, 'close' follows
-      ws.on("error", noop)
-      ws.once("close", () => link.onClose())
-    }
     return Effect.gen(function*() {
-      const upgraded = yield* Effect.either(open(attach))
+      const upgraded = yield* Effect.either(open((ws) => listen(link, ws)))
       if (upgraded._tag === "Left") {
         yield* Effect.logDebug("operator socket upgrade failed").pipe(
           Effect.annotateLogs({ sid, reason: upgraded.left.message })

@@ -14,7 +14,7 @@ import {
   Option,
   Queue,
   Ref,
-  type Scope,
+  Scope,
   SynchronizedRef
 } from "effect"
 import type {
@@ -432,9 +432,11 @@ export const make = (
   sid: string,
   options: OperatorSessionOptions = {}
 ): Effect.Effect<OperatorSessionShape, never, Scope.Scope> =>
-  Effect.suspend(() => {
+  Effect.flatMap(Effect.scope, (scope) => {
     const session = new Session(sid, deadlinesOf(options))
-    return Effect.as(Effect.addFinalizer(() => session.teardown("its scope was closed")), session)
+    // Scope.addFinalizer, not Effect.addFinalizer: the latter keeps the caller's fiber refs
+    // (a login request's whole context, ~2 KiB) for as long as the session lives
+    return Effect.as(Scope.addFinalizer(scope, session.teardown("its scope was closed")), session)
   })
 
 /** An `OperatorSession` for one sid, torn down when the layer's scope closes. */
