@@ -6,7 +6,8 @@
  *
  * Writes go straight to the `ws` socket and check its state first, so a write after close
  * is dropped rather than hanging. The HTTP handler returns once the
- * handshake is done; the connection lives on a fiber of its own (WsUpgrade.serve).
+ * handshake is done; the connection is set up on a fiber of its own (WsUpgrade.serve)
+ * and then lives on in its socket's listeners, with no fiber while it is idle.
  */
 import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Chunk, Clock, Duration, Effect, Exit, Option, Queue } from "effect"
@@ -17,6 +18,7 @@ import { binaryFrameProblem } from "../protocol/decode.js"
 import { encodeServerFrame, type ServerFrame } from "../protocol/frames.js"
 import { isHookAfterReqId } from "../protocol/ids.js"
 import { cut } from "../protocol/json.js"
+import type { OperatorSessionShape } from "../services/OperatorSession.js"
 import { type LiveSession, Sessions, type SessionsShape } from "../services/Sessions.js"
 import { socketToken } from "./auth.js"
 import { BadRequest, UpgradeRequired } from "./errors.js"
@@ -109,7 +111,8 @@ class Link implements OutboundWatcher, KeepaliveTarget {
     if (this.ws !== undefined) rawSocketOf(this.ws)?.uncork?.()
   }
 
-  constructor(readonly live: LiveSession, readonly shared: Shared) {}
+  // the session and its sid only, not the registry's view of it
+  constructor(readonly session: OperatorSessionShape, readonly sid: string, readonly shared: Shared) {}
 
   sendNow(frame: ServerFrame) {
     const ws = this.ws
@@ -122,7 +125,7 @@ class Link implements OutboundWatcher, KeepaliveTarget {
     const now = this.shared.clock.unsafeCurrentTimeMillis()
     if (now - this.lastTouch < TOUCH_EVERY_MS) return
     this.lastTouch = now
-    this.shared.fork(this.shared.sessions.touch(this.live.sid))
+    this.shared.fork(this.shared.sessions.touch(this.sid))
   }
 
   onMessage(data: RawData, isBinary: boolean) {
@@ -132,7 +135,7 @@ class Link implements OutboundWatcher, KeepaliveTarget {
     const decoded = decodeReply(textOf(data))
     if (decoded._tag === "Left") return this.sendNow({ type: "error", ...decoded.left })
     const reply = decoded.right
-    if (Effect.runSync(this.live.session.resolve(reply)) === "resolved") return
+    if (Effect.runSync(this.session.resolve(reply)) === "resolved") return
     this.sendNow({
       type: "error",
       code: "unknown_request",
@@ -149,7 +152,7 @@ class Link implements OutboundWatcher, KeepaliveTarget {
     this.closed = true
     this.watched?.remove()
     // shuts the queue; `shut` below then only logs
-    if (this.queue !== undefined) this.shared.fork(this.live.session.clearOutboundIf(this.queue))
+    if (this.queue !== undefined) this.shared.fork(this.session.clearOutboundIf(this.queue))
   }
 
   // KeepaliveTarget
@@ -161,7 +164,7 @@ class Link implements OutboundWatcher, KeepaliveTarget {
     this.ws?.terminate()
   }
   onAliveTick() {
-    this.shared.fork(this.shared.sessions.touch(this.live.sid))
+    this.shared.fork(this.shared.sessions.touch(this.sid))
   }
 
   // OutboundWatcher: write what the queue holds now.
@@ -232,7 +235,7 @@ class Link implements OutboundWatcher, KeepaliveTarget {
   get end(): Effect.Effect<void> {
     const link = this
     const ws = this.ws!
-    const { session, sid } = this.live
+    const { session, sid } = this
     return Effect.gen(function*() {
       const ending: Ending = link.notReading
         ? "not_reading"
@@ -298,7 +301,7 @@ export const runConnection = (
 ): Effect.Effect<void> =>
   Effect.flatMap(Effect.clock, (clock) => {
     const { session, sid } = live
-    const link = new Link(live, {
+    const link = new Link(session, sid, {
       sessions,
       fork,
       clock,

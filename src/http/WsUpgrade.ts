@@ -116,9 +116,9 @@ export class WsUpgrade extends Context.Tag("swarmgate/WsUpgrade")<WsUpgrade, {
     attach: (ws: WebSocket) => void
   ) => Effect.Effect<WebSocket, UpgradeFailed>
   /**
-   * Run `connection` for as long as its socket lives, on a fiber of its own outside the
-   * HTTP request (see `serve` below); returns once the handshake is settled. `connection`
-   * must call `open` to do the handshake.
+   * Run `connection` on a fiber of its own outside the HTTP request (see `serve` below);
+   * returns once the handshake is settled. `connection` must call `open` to do the
+   * handshake; it may return once the socket is set up (its listeners carry it on).
    */
   readonly serve: (
     request: HttpServerRequest.HttpServerRequest,
