@@ -16,7 +16,7 @@ import type { Duplex } from "node:stream"
 import { WebSocket, WebSocketServer } from "ws"
 import { ServerConfig } from "../layers/ServerConfig.js"
 import { WS_PROTOCOL } from "./auth.js"
-import { makeDeferred } from "../services/sharedDeferred.js"
+import { makeDeferred } from "../services/session/sharedDeferred.js"
 import { type KeepaliveSweep, makeKeepaliveSweep } from "./keepalive.js"
 
 const heads = new WeakMap<IncomingMessage, Buffer>()

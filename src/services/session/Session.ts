@@ -29,7 +29,7 @@ import type {
   SessionState
 } from "../OperatorSession.js"
 import { notifyOffered, notifyShut } from "../OutboundWatch.js"
-import { makeDeferred } from "../sharedDeferred.js"
+import { makeDeferred } from "./sharedDeferred.js"
 import { trackRequest } from "../Telemetry.js"
 import { byAge, type Deadlines, deadlineNames, type Entry, type Mutable, noOptions, tornDownMark } from "./pending.js"
 
