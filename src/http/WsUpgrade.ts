@@ -16,10 +16,14 @@ import type { Duplex } from "node:stream"
 import { WebSocket, WebSocketServer } from "ws"
 import { ServerConfig } from "../layers/ServerConfig.js"
 import { WS_PROTOCOL } from "./auth.js"
-import { makeDeferred } from "../services/sharedDeferred.js"
+import { makeDeferred } from "../services/session/sharedDeferred.js"
 import { type KeepaliveSweep, makeKeepaliveSweep } from "./keepalive.js"
 
 const heads = new WeakMap<IncomingMessage, Buffer>()
+/** The socket's 'close' listeners before the platform saw the upgrade (ours and Node's). */
+const closeListenersBefore = new WeakMap<Duplex, ReturnType<Duplex["listeners"]>>()
+/** The 'close' listeners `ws` put on a socket it took over. */
+const wsCloseListeners = new WeakMap<Duplex, ReturnType<Duplex["listeners"]>>()
 const noop = () => {}
 
 /** Attach before the platform's own 'upgrade' listener (i.e. right after createServer). */
@@ -31,6 +35,7 @@ export const guardUpgrades = (server: Server): Server =>
     // A socket `ws` took over has flushed its close frame by 'finish', so this is safe.
     socket.once("finish", () => socket.destroy())
     if (head.length > 0) heads.set(request, head)
+    closeListenersBefore.set(socket, socket.listeners("close"))
   })
 
 export class UpgradeFailed extends Data.TaggedError("UpgradeFailed")<{ readonly message: string }> {}
@@ -82,6 +87,23 @@ const retireHttpResponse = (request: HttpServerRequest.HttpServerRequest) => {
   const response = NodeHttpServerRequest.toServerResponse(request)
   if (response.socket !== null) response.detachSocket(response.socket)
   response.end()
+  dropPlatformCloseListener(NodeHttpServerRequest.toIncomingMessage(request).socket)
+}
+
+/**
+ * The platform's upgrade handler puts a 'close' listener on the socket that interrupts the
+ * request's fiber; after the handshake that fiber has ended, and the listener would only
+ * keep it, its context, the IncomingMessage and the ServerResponse alive for as long as
+ * the socket lives (about 2 KiB per idle socket, docs/performance.md). What stays: the
+ * listeners there before the platform saw the upgrade, and those `ws` added.
+ */
+const dropPlatformCloseListener = (socket: Duplex) => {
+  const keep = [...(closeListenersBefore.get(socket) ?? []), ...(wsCloseListeners.get(socket) ?? [])]
+  closeListenersBefore.delete(socket)
+  wsCloseListeners.delete(socket)
+  for (const listener of socket.listeners("close")) {
+    if (!keep.includes(listener)) socket.off("close", listener as (...args: Array<unknown>) => void)
+  }
 }
 
 export class WsUpgrade extends Context.Tag("swarmgate/WsUpgrade")<WsUpgrade, {
@@ -94,9 +116,9 @@ export class WsUpgrade extends Context.Tag("swarmgate/WsUpgrade")<WsUpgrade, {
     attach: (ws: WebSocket) => void
   ) => Effect.Effect<WebSocket, UpgradeFailed>
   /**
-   * Run `connection` for as long as its socket lives, on a fiber of its own outside the
-   * HTTP request (see `serve` below); returns once the handshake is settled. `connection`
-   * must call `open` to do the handshake.
+   * Run `connection` on a fiber of its own outside the HTTP request (see `serve` below);
+   * returns once the handshake is settled. `connection` must call `open` to do the
+   * handshake; it may return once the socket is set up (its listeners carry it on).
    */
   readonly serve: (
     request: HttpServerRequest.HttpServerRequest,
@@ -139,8 +161,10 @@ export class WsUpgrade extends Context.Tag("swarmgate/WsUpgrade")<WsUpgrade, {
           socket.once("close", onClose)
           const head = heads.get(incoming) ?? Buffer.alloc(0)
           heads.delete(incoming)
+          const listenersBefore = socket.listeners("close")
           wss.handleUpgrade(incoming, socket, head, (ws) => {
             socket.off("close", onClose)
+            wsCloseListeners.set(socket, socket.listeners("close").filter((l) => !listenersBefore.includes(l)))
             attach(ws)
             resume(Effect.succeed(ws))
           })

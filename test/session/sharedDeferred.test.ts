@@ -1,7 +1,7 @@
 /** The shared-prototype Deferred behaves as Effect's own under every Deferred operation. */
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, FiberId, Option } from "effect"
-import { makeDeferred } from "../../src/services/sharedDeferred.js"
+import { makeDeferred } from "../../src/services/session/sharedDeferred.js"
 
 describe("makeDeferred", () => {
   it.effect("is a Deferred: succeed, await, poll, isDone", () =>
