@@ -22,6 +22,8 @@ export default {
   // the files that carry the promises (docs/testing.md says which)
   mutate: [
     "src/services/OperatorSession.ts",
+    "src/services/session/Session.ts",
+    "src/services/session/pending.ts",
     "src/protocol/decode.ts",
     "src/protocol/directive.ts",
     "src/services/flow/evaluate.ts",
