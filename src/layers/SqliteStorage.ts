@@ -16,6 +16,7 @@ import { SeatRepoSqlite } from "./sqlite/seats.js"
 import { SessionRepoSqlite } from "./sqlite/sessions.js"
 import { StepRepoSqlite } from "./sqlite/steps.js"
 import { RunRepoSqlite, TaskRepoSqlite } from "./sqlite/tasksAndRuns.js"
+import { TransactionsSqlite } from "./sqlite/transactions.js"
 import type { MemoryStorage } from "./MemoryStorage.js"
 
 /** The repositories over whatever (migrated) SqlClient is provided. */
@@ -28,7 +29,8 @@ export const SqliteRepos = Layer.mergeAll(
   EventRepoSqlite,
   OutputRepoSqlite,
   CapabilityRepoSqlite,
-  SessionRepoSqlite
+  SessionRepoSqlite,
+  TransactionsSqlite
 )
 
 export const SqliteStorage = (
