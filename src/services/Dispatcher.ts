@@ -176,7 +176,10 @@ export class Dispatcher extends Context.Tag("swarmgate/Dispatcher")<Dispatcher, 
                     return atomically(
                       Effect.zipRight(
                         steps.open(ended),
-                        Effect.zipRight(events.publish(started), events.publish(finishedEvent(ended, instant)))
+                        Effect.zipRight(
+                          events.publish(started, startedAt),
+                          events.publish(finishedEvent(ended, instant), startedAt)
+                        )
                       )
                     ).pipe(span, Effect.zipRight(verdict(ref, instant)))
                   }

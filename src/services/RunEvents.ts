@@ -17,7 +17,8 @@ import { makeEventObserver } from "./Telemetry.js"
 export type EventInput = Omit<NewRunEvent, "at">
 
 export interface RunEventsShape {
-  readonly publish: (event: EventInput) => Effect.Effect<RunEvent>
+  /** Stamped `at` (a caller that just read the Clock passes its reading), numbered, stored. */
+  readonly publish: (event: EventInput, at?: string) => Effect.Effect<RunEvent>
   readonly stream: (runId: RunId) => Stream.Stream<RunEvent>
 }
 
@@ -82,16 +83,23 @@ export class RunEvents extends Context.Tag("swarmgate/RunEvents")<RunEvents, Run
           if (pending?.size === 0) unstored.delete(e.run_id)
         })
 
-      const publish = (event: EventInput): Effect.Effect<RunEvent> =>
-        Effect.flatMap(counted(event.run_id), () =>
-          Effect.flatMap(Clock.currentTimeMillis, (ms) => {
-            const numbered = number(event, new Date(ms).toISOString())
-            return repo.append(numbered).pipe(
-              Effect.ensuring(stored(numbered)),
-              Effect.zipRight(observe(numbered)),
-              Effect.as(numbered)
-            )
-          }))
+      const write = (event: EventInput, at: string) =>
+        Effect.suspend(() => {
+          const numbered = number(event, at)
+          return repo.append(numbered).pipe(
+            Effect.ensuring(stored(numbered)),
+            Effect.zipRight(observe(numbered)),
+            Effect.as(numbered)
+          )
+        })
+
+      const publish = (event: EventInput, at?: string): Effect.Effect<RunEvent> =>
+        Effect.zipRight(
+          counted(event.run_id),
+          at !== undefined
+            ? write(event, at)
+            : Effect.flatMap(Clock.currentTimeMillis, (ms) => write(event, new Date(ms).toISOString()))
+        )
 
       const stream = (runId: RunId): Stream.Stream<RunEvent> =>
         Stream.unwrapScoped(Effect.gen(function*() {
