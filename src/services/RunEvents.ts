@@ -67,7 +67,8 @@ export class RunEvents extends Context.Tag("swarmgate/RunEvents")<RunEvents, Run
       const number = (event: EventInput, at: string): RunEvent => {
         const seq = counters.get(event.run_id)! + 1
         const numbered: RunEvent = { ...event, at, seq }
-        if (isLast(numbered)) counters.delete(event.run_id)
+        const last = isLast(numbered)
+        if (last) counters.delete(event.run_id)
         else counters.set(event.run_id, seq)
         let pending = unstored.get(event.run_id)
         if (pending === undefined) unstored.set(event.run_id, pending = new Map())
@@ -76,11 +77,12 @@ export class RunEvents extends Context.Tag("swarmgate/RunEvents")<RunEvents, Run
         return numbered
       }
 
+      // a run's map stays while the run counts (no map per event); dropped once it ended and drained
       const stored = (e: RunEvent) =>
         Effect.sync(() => {
           const pending = unstored.get(e.run_id)
           pending?.delete(e.seq)
-          if (pending?.size === 0) unstored.delete(e.run_id)
+          if (pending?.size === 0 && !counters.has(e.run_id)) unstored.delete(e.run_id)
         })
 
       const write = (event: EventInput, at: string) =>

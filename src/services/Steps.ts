@@ -90,17 +90,15 @@ const closed = (s: StepRecord, what: string) =>
   // the message names no ids: the caller knows its step, and an error echoes only what it was sent
   new AlreadySubmitted({ stepId: s.step_id, message: `this step already has its result: ${what}` })
 
-/** The record of a step that ended (sealed too). */
-export const endedRecord = (s: StepRecord, end: StepEnd, at: string): StepRecord => ({
-  ...s,
-  status: end.status,
-  finished_at: at,
-  sealed: true,
-  ...("value" in end && end.value !== undefined ? { value: end.value } : {}),
-  ...(end.error !== undefined ? { error: end.error } : {}),
-  ...("stats" in end && end.stats !== undefined ? { stats: end.stats } : {}),
-  ...("source" in end && end.source !== undefined ? { value_source: end.source } : {})
-})
+/** The record of a step that ended (sealed too). Built in place: it runs for every step. */
+export const endedRecord = (s: StepRecord, end: StepEnd, at: string): StepRecord => {
+  const next: { -readonly [K in keyof StepRecord]: StepRecord[K] } = { ...s, status: end.status, finished_at: at, sealed: true }
+  if ("value" in end && end.value !== undefined) next.value = end.value
+  if (end.error !== undefined) next.error = end.error
+  if ("stats" in end && end.stats !== undefined) next.stats = end.stats
+  if ("source" in end && end.source !== undefined) next.value_source = end.source
+  return next
+}
 
 export class Steps extends Context.Tag("swarmgate/Steps")<Steps, StepsShape>() {
   static readonly layer: Layer.Layer<Steps, never, StepRepo> = Layer.effect(
