@@ -171,9 +171,10 @@ export class Dispatcher extends Context.Tag("swarmgate/Dispatcher")<Dispatcher, 
 
                   if (instant !== undefined) {
                     // nothing runs in between: the step is stored once, as it ended, with both
-                    // its events, in one commit
+                    // its events, in one commit (an operator step whose prompt did not render
+                    // keeps separate writes, like every seated step)
                     const ended = endedRecord(record, instant, startedAt)
-                    return atomically(
+                    return together(seated)(
                       Effect.zipRight(
                         steps.open(ended),
                         Effect.zipRight(
