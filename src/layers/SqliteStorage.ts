@@ -14,9 +14,8 @@ import { EventRepoSqlite } from "./sqlite/events.js"
 import { OutputRepoSqlite } from "./sqlite/outputs.js"
 import { SeatRepoSqlite } from "./sqlite/seats.js"
 import { SessionRepoSqlite } from "./sqlite/sessions.js"
-import { StepRepoSqlite } from "./sqlite/steps.js"
+import { StepRepoSqlite } from "./sqlite/steps.js" // with Transactions (they share the step cache)
 import { RunRepoSqlite, TaskRepoSqlite } from "./sqlite/tasksAndRuns.js"
-import { TransactionsSqlite } from "./sqlite/transactions.js"
 import type { MemoryStorage } from "./MemoryStorage.js"
 
 /** The repositories over whatever (migrated) SqlClient is provided. */
@@ -29,8 +28,7 @@ export const SqliteRepos = Layer.mergeAll(
   EventRepoSqlite,
   OutputRepoSqlite,
   CapabilityRepoSqlite,
-  SessionRepoSqlite,
-  TransactionsSqlite
+  SessionRepoSqlite
 )
 
 export const SqliteStorage = (
