@@ -11,6 +11,7 @@ import { SessionRepo } from "../services/repos/SessionRepo.js"
 import { StorageInfo } from "../services/repos/StorageInfo.js"
 import { StepRepo } from "../services/repos/StepRepo.js"
 import { TaskRepo } from "../services/repos/TaskRepo.js"
+import { Transactions } from "../services/repos/Transactions.js"
 
 export const MemoryStorage = Layer.mergeAll(
   BlueprintRepo.memory,
@@ -23,5 +24,6 @@ export const MemoryStorage = Layer.mergeAll(
   CapabilityRepo.memory,
   SessionRepo.memory,
   ServerSecret.memory,
-  StorageInfo.memory
+  StorageInfo.memory,
+  Transactions.memory
 )

@@ -14,7 +14,7 @@ import { EventRepoSqlite } from "./sqlite/events.js"
 import { OutputRepoSqlite } from "./sqlite/outputs.js"
 import { SeatRepoSqlite } from "./sqlite/seats.js"
 import { SessionRepoSqlite } from "./sqlite/sessions.js"
-import { StepRepoSqlite } from "./sqlite/steps.js"
+import { StepRepoSqlite } from "./sqlite/steps.js" // with Transactions (they share the step cache)
 import { RunRepoSqlite, TaskRepoSqlite } from "./sqlite/tasksAndRuns.js"
 import type { MemoryStorage } from "./MemoryStorage.js"
 

@@ -7,24 +7,19 @@
  * seat's pending requests from the previous holder so the step sends them again to the
  * new one.
  */
-import { Cause, Clock, Context, Deferred, Effect, Exit, Fiber, Layer, Option, Ref, type Scope } from "effect"
+import { Context, Deferred, Effect, type Exit, Fiber, Layer, Option, Ref, type Scope } from "effect"
 import type { Blueprint } from "../protocol/blueprint.js"
 import { newRunId, type RunId, type Sid } from "../protocol/ids.js"
-import {
-  isRunEnded,
-  isStepFinished,
-  type RunError,
-  type RunRecord,
-  type RunStatus,
-  type TaskRecord
-} from "../protocol/records.js"
+import { isRunEnded, type RunRecord, type TaskRecord } from "../protocol/records.js"
 import type { Withdrawal, WithdrawalReason } from "../protocol/withdrawal.js"
 import { Dispatcher, type RunDispatch } from "./Dispatcher.js"
-import { NotInterrupted, RunAlreadyFinished, SeatNotFound, SlotRequired } from "./EngineErrors.js"
+import { NotInterrupted, RunAlreadyFinished, type SeatNotFound, type SlotRequired } from "./EngineErrors.js"
 import { evaluateFlow, type FlowError } from "./flow/evaluate.js"
 import { makeKeyedLock } from "./KeyedLock.js"
 import { RunRepo } from "./repos/RunRepo.js"
+import { isoNow, makeRunEnding } from "./RunEnding.js"
 import { RunEvents } from "./RunEvents.js"
+import { makeRunSeating } from "./RunSeating.js"
 import { Seats, type TakeResult } from "./Seats.js"
 import { SessionDirectory } from "./SessionDirectory.js"
 import { Steps } from "./Steps.js"
@@ -65,21 +60,6 @@ export const mergeInput = (defaults: unknown, input: unknown): unknown => {
   return input
 }
 
-const isoNow = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
-
-const runError = (cause: Cause.Cause<FlowError>): RunError => {
-  const failure = Cause.failureOption(cause)
-  if (Option.isSome(failure)) {
-    const e = failure.value
-    return {
-      message: e.message,
-      ...(e.failedStep !== undefined ? { failed_step: e.failedStep } : {}),
-      ...(e.stepValue !== undefined ? { step_value: e.stepValue } : {})
-    }
-  }
-  return { message: `internal error: ${Cause.pretty(cause)}` }
-}
-
 const seatNames = (bp: Blueprint) => (bp.operators ?? []).map((o) => o.name)
 
 export class RunLifecycle extends Context.Tag("swarmgate/RunLifecycle")<RunLifecycle, RunLifecycleShape>() {
@@ -113,28 +93,8 @@ export class RunLifecycle extends Context.Tag("swarmgate/RunLifecycle")<RunLifec
       const withdrawAll = (target: Withdrawal, reason: WithdrawalReason, sids: ReadonlyArray<string>) =>
         Effect.forEach(sids, (sid) => directory.withdraw(sid, target, reason), { discard: true })
 
-      /**
-       * Steps a fanout stopped without a verdict (the siblings of a failed `all` branch, the
-       * losers of `any` / `race`) are still `running` when their run ends; a finished run
-       * lists none of its steps as running, so they are recorded `cancelled`.
-       */
-      const closeUnfinished = (runId: RunId, at: string) =>
-        Effect.flatMap(steps.listByRun(runId), (list) =>
-          Effect.forEach(list.filter((s) => !isStepFinished(s.status)), (s) =>
-            Effect.gen(function*() {
-              const message = "the run ended before this step finished (another branch of its fanout decided the run)"
-              const closed = yield* steps.finish(s.step_id, { status: "cancelled", error: message }, at)
-              if (Option.isNone(closed)) return
-              yield* events.publish({
-                type: "step_finished",
-                run_id: runId,
-                step_id: s.step_id,
-                ref: s.ref,
-                attempt: s.attempt,
-                status: "cancelled",
-                message
-              })
-            }), { discard: true }))
+      const { end } = makeRunEnding({ steps, events, seats, updateRun })
+      const seating = makeRunSeating(seats, steps)
 
       /** Fork the run's fiber; the record is stored and `running` already. */
       const start = (task: TaskRecord, run: RunRecord, resumed: boolean) =>
@@ -162,54 +122,16 @@ export class RunLifecycle extends Context.Tag("swarmgate/RunLifecycle")<RunLifec
             ...(resumed ? { message: "resumed" } : {})
           })
           const execution = evaluateFlow(task.blueprint.flow, run.input, dispatch.dispatch)
-          const end = (exit: Exit.Exit<unknown, FlowError>) =>
-            Effect.gen(function*() {
-              const cancelling = yield* entry.cancelling
-              const finishedAt = yield* isoNow
-              const status: RunStatus = Exit.isSuccess(exit)
-                ? "done"
-                : Cause.isInterruptedOnly(exit.cause)
-                ? cancelling ? "cancelled" : "interrupted"
-                : cancelling
-                ? "cancelled"
-                : "failed"
-              // an ended run takes no more worker input: sealed before the run says it ended
-              if (status !== "interrupted") {
-                yield* steps.sealRun(run.run_id)
-                yield* closeUnfinished(run.run_id, finishedAt)
-              }
-              const error = status === "failed" && Exit.isFailure(exit) ? runError(exit.cause) : undefined
-              yield* updateRun(run.run_id, (r) => {
-                const { error: _e, finished_at: _f, result: _r, ...rest } = r
-                return {
-                  ...rest,
-                  status,
-                  ...(status !== "interrupted" ? { finished_at: finishedAt } : {}),
-                  ...(Exit.isSuccess(exit) ? { result: exit.value } : {}),
-                  ...(error !== undefined ? { error } : {})
-                }
-              })
-              // an interrupted run has not ended: it goes on when resumed; followers are told why the stream stops
-              // (a finished run's event says how it ended, so a follower needs no other request)
-              yield* events.publish(
-                status === "interrupted"
-                  ? { type: "run_interrupted", run_id: run.run_id, status, message: "the server stopped" }
-                  : {
-                    type: "run_finished",
-                    run_id: run.run_id,
-                    status,
-                    ...(error !== undefined ? { error, message: error.message } : {})
-                  }
-              )
-              yield* seats.close(run.run_id)
-              live.delete(run.run_id)
-              yield* Deferred.succeed(entry.ended, undefined)
-            })
+          const ended = (exit: Exit.Exit<unknown, FlowError>) =>
+            Effect.flatMap(entry.cancelling, (cancelling) => end(run.run_id, exit, cancelling)).pipe(
+              Effect.zipRight(Effect.sync(() => live.delete(run.run_id))),
+              Effect.zipRight(Deferred.succeed(entry.ended, undefined))
+            )
           // Forked uninterruptibly so `end` is installed before a cancel can interrupt the
           // fiber: one interrupted before its first step would otherwise never run `end`, and
           // cancel would wait for `ended` forever. The flow itself is interruptible.
           const fiber = yield* Effect.interruptible(execution).pipe(
-            Effect.onExit(end),
+            Effect.onExit(ended),
             Effect.withSpan("run", { attributes: { "swarmgate.run_id": run.run_id, "swarmgate.resumed": resumed } }),
             Effect.asVoid,
             Effect.catchAllCause(() => Effect.void),
@@ -281,59 +203,7 @@ export class RunLifecycle extends Context.Tag("swarmgate/RunLifecycle")<RunLifec
           yield* start(task, next, true)
         })
 
-      const acquire: RunLifecycleShape["acquire"] = (run, sid, slot) =>
-        Effect.gen(function*() {
-          const runId = run.run_id
-          if (isRunEnded(run.status)) {
-            return yield* new RunAlreadyFinished({
-              runId,
-              status: run.status,
-              message: `run ${runId} has already finished (${run.status})`
-            })
-          }
-          const names = Object.keys(yield* seats.view(run.run_id))
-          if (slot === undefined && names.length > 1) {
-            return yield* new SlotRequired({
-              runId,
-              seats: names,
-              message: `run ${runId} has ${names.length} seats: name one as "slot" (${names.join(", ")})`
-            })
-          }
-          const name = slot ?? names[0]
-          if (name === undefined || !names.includes(name)) {
-            return yield* new SeatNotFound({
-              runId,
-              slot: name ?? "",
-              message: names.length === 0
-                ? `run ${runId} declares no operator seats`
-                : `run ${runId} has no seat "${name}": use one of ${names.join(", ")}`
-            })
-          }
-          // not live (interrupted): only the stored seating changes
-          const result = yield* seats.take(run.run_id, name, sid)
-          // The steps of the seat see the new generation themselves (agents/seated.ts): each
-          // cancels its pending request (seat_taken_over) and sends it again, also when the new
-          // holder is the same session. Here the old credentials stop counting.
-          if (result.previous !== undefined) yield* supersede(run.run_id, name, result.generation)
-          return result
-        })
-
-      /** Credentials of the seat's unfinished steps minted before `generation` are `superseded` from now on. */
-      const supersede = (runId: RunId, slot: string, generation: number) =>
-        Effect.flatMap(steps.listByRun(runId), (list) =>
-          Effect.forEach(
-            list.filter((s) => s.seat === slot && !isStepFinished(s.status)),
-            (s) => steps.supersede(s.step_id, generation),
-            { discard: true }
-          ))
-
-      // a torn-down session leaves its seats (teardown step 2): their steps wait for a new holder
-      yield* directory.onTeardown((sid) =>
-        Effect.flatMap(
-          seats.vacate(sid as Sid),
-          Effect.forEach((v) => supersede(v.runId, v.slot, v.generation), { discard: true })
-        )
-      )
+      yield* directory.onTeardown((sid) => seating.vacate(sid as Sid))
 
       // runs that were running when the previous process stopped are interrupted, not running
       const stale = yield* runs.list({ status: "running" })
@@ -349,7 +219,7 @@ export class RunLifecycle extends Context.Tag("swarmgate/RunLifecycle")<RunLifec
         isLive: (runId) => Effect.sync(() => live.has(runId)),
         cancel,
         resume,
-        acquire,
+        acquire: seating.acquire,
         awaitEnd: (runId) => Effect.suspend(() => {
           const entry = live.get(runId)
           return entry === undefined ? Effect.void : Deferred.await(entry.ended)

@@ -3,7 +3,7 @@
  * counts every seating), stored through SeatRepo, and, while a run is live, a way for a
  * step to wait until its seat is taken. Nothing else writes a seating.
  */
-import { Context, Effect, Layer, Option, Ref, Stream, SubscriptionRef } from "effect"
+import { Context, Deferred, Effect, Layer, Option, Ref, Stream, SubscriptionRef } from "effect"
 import type { RunId, Sid } from "../protocol/ids.js"
 import type { SeatingRecord, SeatMap, SeatRecord } from "../protocol/records.js"
 import { makeKeyedLock } from "./KeyedLock.js"
@@ -30,6 +30,11 @@ interface LiveSeats {
   readonly seats: SubscriptionRef.SubscriptionRef<LiveMap>
   /** Every sid that ever held a seat of the run: withdrawal on cancel reaches all of them. */
   readonly holders: Ref.Ref<ReadonlySet<Sid>>
+  /**
+   * Completed (and replaced) after every change of `seats`: `changed` waits on it instead of
+   * following `seats.changes`, which would cost a stream per operator request.
+   */
+  moved: Deferred.Deferred<void>
 }
 
 export interface SeatsShape {
@@ -80,6 +85,14 @@ export class Seats extends Context.Tag("swarmgate/Seats")<Seats, SeatsShape>() {
       const lock = yield* makeKeyedLock<RunId>()
       const find = (runId: RunId) => Effect.map(Ref.get(live), (m) => Option.fromNullable(m.get(runId)))
 
+      /** After `seats` changed: wake whoever waits in `changed` (they look again). */
+      const signal = (l: LiveSeats) =>
+        Effect.flatMap(Deferred.make<void>(), (next) => {
+          const previous = l.moved
+          l.moved = next
+          return Deferred.succeed(previous, undefined)
+        })
+
       const declare: SeatsShape["declare"] = (runId, slots, sid) =>
         Effect.forEach(
           slots,
@@ -102,7 +115,8 @@ export class Seats extends Context.Tag("swarmgate/Seats")<Seats, SeatsShape>() {
           const seats = yield* SubscriptionRef.make(initial)
           const sids = Object.values(initial).flatMap((s) => s.sid === null ? [] : [s.sid])
           const holders = yield* Ref.make<ReadonlySet<Sid>>(new Set(sids))
-          yield* Ref.update(live, (m) => new Map(m).set(runId, { seats, holders }))
+          const moved = yield* Deferred.make<void>()
+          yield* Ref.update(live, (m) => new Map(m).set(runId, { seats, holders, moved }))
         }))
 
       const close = (runId: RunId) =>
@@ -130,6 +144,7 @@ export class Seats extends Context.Tag("swarmgate/Seats")<Seats, SeatsShape>() {
           if (Option.isSome(l)) {
             yield* Ref.update(l.value.holders, (s) => new Set([...s, sid]))
             yield* SubscriptionRef.update(l.value.seats, (m) => ({ ...m, [slot]: { sid, generation } }))
+            yield* signal(l.value)
           }
           return result
         }))
@@ -157,13 +172,18 @@ export class Seats extends Context.Tag("swarmgate/Seats")<Seats, SeatsShape>() {
       const changed: SeatsShape["changed"] = (runId, slot, generation) =>
         find(runId).pipe(Effect.flatMap(Option.match({
           onNone: () => Effect.never,
-          // `changes` starts with the current value: a change made before we looked is seen at once
-          onSome: (l) =>
-            l.seats.changes.pipe(
-              Stream.filter((m) => (m[slot]?.generation ?? generation) !== generation),
-              Stream.runHead,
-              Effect.flatMap(Option.match({ onNone: () => Effect.never, onSome: () => Effect.void }))
-            )
+          // the signal is taken before the seats are read: a change after the read completes it,
+          // and a change made before we looked is seen in the read
+          onSome: (l) => {
+            const look: Effect.Effect<void> = Effect.suspend(() => {
+              const wake = l.moved
+              return Effect.flatMap(SubscriptionRef.get(l.seats), (m) =>
+                (m[slot]?.generation ?? generation) !== generation
+                  ? Effect.void
+                  : Effect.zipRight(Deferred.await(wake), look))
+            })
+            return look
+          }
         })))
 
       const vacate: SeatsShape["vacate"] = (sid) =>
@@ -178,6 +198,7 @@ export class Seats extends Context.Tag("swarmgate/Seats")<Seats, SeatsShape>() {
                 const generation = s.generation + 1
                 yield* repo.put({ run_id: runId, slot, sid: null, generation })
                 yield* SubscriptionRef.update(l.seats, (m) => ({ ...m, [slot]: { sid: null, generation } }))
+                yield* signal(l)
                 emptied.push({ runId, slot, generation, previous: { sid, generation: s.generation } })
               }
             }))

@@ -90,6 +90,16 @@ const closed = (s: StepRecord, what: string) =>
   // the message names no ids: the caller knows its step, and an error echoes only what it was sent
   new AlreadySubmitted({ stepId: s.step_id, message: `this step already has its result: ${what}` })
 
+/** The record of a step that ended (sealed too). Built in place: it runs for every step. */
+export const endedRecord = (s: StepRecord, end: StepEnd, at: string): StepRecord => {
+  const next: { -readonly [K in keyof StepRecord]: StepRecord[K] } = { ...s, status: end.status, finished_at: at, sealed: true }
+  if ("value" in end && end.value !== undefined) next.value = end.value
+  if (end.error !== undefined) next.error = end.error
+  if ("stats" in end && end.stats !== undefined) next.stats = end.stats
+  if ("source" in end && end.source !== undefined) next.value_source = end.source
+  return next
+}
+
 export class Steps extends Context.Tag("swarmgate/Steps")<Steps, StepsShape>() {
   static readonly layer: Layer.Layer<Steps, never, StepRepo> = Layer.effect(
     Steps,
@@ -163,27 +173,16 @@ export class Steps extends Context.Tag("swarmgate/Steps")<Steps, StepsShape>() {
       const seal: StepsShape["seal"] = (stepId) =>
         modify(stepId, (s) => Effect.succeed([s, Option.some<StepRecord>({ ...s, sealed: true })] as const))
 
-      const ended = (s: StepRecord, end: StepEnd, at: string): StepRecord => ({
-        ...s,
-        status: end.status,
-        finished_at: at,
-        sealed: true,
-        ...("value" in end && end.value !== undefined ? { value: end.value } : {}),
-        ...(end.error !== undefined ? { error: end.error } : {}),
-        ...("stats" in end && end.stats !== undefined ? { stats: end.stats } : {}),
-        ...("source" in end && end.source !== undefined ? { value_source: end.source } : {})
-      })
-
       // Only a seated (operator) step has a worker that writes to it; the others (builtin,
       // subprocess) have one writer, the dispatching fiber, and skip the lock.
       const finish: StepsShape["finish"] = (stepId, end, at) =>
         Effect.flatMap(repo.get(stepId), (found) => {
           if (Option.isSome(found) && found.value.seat === undefined) {
-            const next = ended(found.value, end, at)
+            const next = endedRecord(found.value, end, at)
             return Effect.as(repo.put(next), Option.some(next))
           }
           return modify(stepId, (s) => {
-            const next = ended(s, end, at)
+            const next = endedRecord(s, end, at)
             return Effect.succeed([next, Option.some(next)] as const)
           })
         })

@@ -4,11 +4,17 @@
  * event log. Everything here carries ids, refs, statuses and durations only: never a token,
  * a worker handle or a body (prompts, replies, results).
  */
-import { Cause, Duration, Effect, Exit, Metric, MetricBoundaries, Option } from "effect"
+import { Cause, Duration, Effect, Exit, FiberRef, LogLevel, Metric, MetricBoundaries, MetricKey, MetricLabel, Option } from "effect"
 import type { RunEvent } from "../protocol/records.js"
 
 /** Seconds, from 5 ms to about 1.5 h: covers a quick reply up to a long sub-agent step. */
 const secondsBoundaries = MetricBoundaries.exponential({ start: 0.005, factor: 4, count: 12 })
+
+const stepSecondsKey = MetricKey.histogram(
+  "swarmgate_step_duration_seconds",
+  secondsBoundaries,
+  "time from a step's start to its end, by agent ref and status"
+)
 
 export const metrics = {
   sessions: Metric.gauge("swarmgate_sessions", { description: "operator sessions, by state (connected or all)" }),
@@ -20,11 +26,7 @@ export const metrics = {
     description: "runs that ended (or were interrupted by a shutdown), by status",
     incremental: true
   }),
-  stepSeconds: Metric.histogram(
-    "swarmgate_step_duration_seconds",
-    secondsBoundaries,
-    "time from a step's start to its end, by agent ref and status"
-  ),
+  stepSeconds: Metric.fromMetricKey(stepSecondsKey),
   requestSeconds: Metric.histogram(
     "swarmgate_operator_request_duration_seconds",
     secondsBoundaries,
@@ -45,6 +47,34 @@ const millisOf = (iso: string) => Date.parse(iso)
  * Turns run events into log lines and metrics. Start times are held per run and per step
  * only until the matching end, so the maps stay as small as the work in flight.
  */
+/**
+ * A log line whose annotations are only built when its level is on: the engine logs every
+ * step, and under the default level (info) the debug line costs one FiberRef read.
+ */
+const logAt = (level: LogLevel.LogLevel, message: string, annotations: () => Record<string, unknown>) =>
+  Effect.flatMap(FiberRef.get(FiberRef.currentMinimumLogLevel), (min) =>
+    LogLevel.lessThan(level, min)
+      ? Effect.void
+      : Effect.logWithLevel(level, message).pipe(Effect.annotateLogs(annotations())))
+
+/** Step durations by (ref, status): one metric per pair, kept, so an update is no registry lookup. */
+const stepSecondsOf = (() => {
+  const byTags = new Map<string, Metric.Metric.Histogram<number>>()
+  return (ref: string, status: string) => {
+    const id = `${status}\u0000${ref}`
+    let metric = byTags.get(id)
+    if (metric === undefined) {
+      // refs come from blueprints: bounded so a stream of new names cannot grow it forever
+      if (byTags.size >= 1_000) byTags.clear()
+      metric = Metric.fromMetricKey(
+        MetricKey.taggedWithLabels(stepSecondsKey, [MetricLabel.make("ref", ref), MetricLabel.make("status", status)])
+      )
+      byTags.set(id, metric)
+    }
+    return metric
+  }
+})()
+
 export const makeEventObserver = () => {
   const runStarts = new Map<string, number>()
   const stepStarts = new Map<string, number>()
@@ -55,20 +85,20 @@ export const makeEventObserver = () => {
         return Effect.logInfo("run started").pipe(Effect.annotateLogs({ run_id: event.run_id }))
       case "step_started":
         if (event.step_id !== undefined) stepStarts.set(event.step_id, millisOf(event.at))
-        return Effect.logDebug("step started").pipe(
-          Effect.annotateLogs({ run_id: event.run_id, step_id: event.step_id, ref: event.ref, attempt: event.attempt })
-        )
+        return logAt(LogLevel.Debug, "step started", () => ({
+          run_id: event.run_id,
+          step_id: event.step_id,
+          ref: event.ref,
+          attempt: event.attempt
+        }))
       case "step_finished": {
         const started = event.step_id === undefined ? undefined : stepStarts.get(event.step_id)
         if (event.step_id !== undefined) stepStarts.delete(event.step_id)
         const ms = started === undefined ? undefined : Math.max(0, millisOf(event.at) - started)
         const status = event.status ?? "unknown"
         return Effect.zipRight(
-          ms === undefined ? Effect.void : Metric.update(
-            metrics.stepSeconds.pipe(Metric.tagged("ref", event.ref ?? ""), Metric.tagged("status", status)),
-            ms / 1000
-          ),
-          Effect.logInfo("step ended").pipe(Effect.annotateLogs({
+          ms === undefined ? Effect.void : Metric.update(stepSecondsOf(event.ref ?? "", status), ms / 1000),
+          logAt(LogLevel.Info, "step ended", () => ({
             run_id: event.run_id,
             step_id: event.step_id,
             ref: event.ref,

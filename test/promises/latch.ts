@@ -15,6 +15,7 @@ import { SeatRepo } from "../../src/services/repos/SeatRepo.js"
 import { SessionRepo } from "../../src/services/repos/SessionRepo.js"
 import { type StepRecord, StepRepo } from "../../src/services/repos/StepRepo.js"
 import { TaskRepo } from "../../src/services/repos/TaskRepo.js"
+import { Transactions } from "../../src/services/repos/Transactions.js"
 import { SessionDirectory } from "../../src/services/SessionDirectory.js"
 import { Sessions } from "../../src/services/Sessions.js"
 
@@ -92,7 +93,8 @@ export const latchedEngine = EngineLive.pipe(
     heldEvents,
     OutputRepo.memory,
     CapabilityRepo.memory,
-    SessionRepo.memory
+    SessionRepo.memory,
+    Transactions.memory
   )),
   Layer.provideMerge(latches),
   Layer.provideMerge(EngineConfig.layer({ publicUrl: "http://engine.test:7777" }))

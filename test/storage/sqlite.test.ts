@@ -23,6 +23,7 @@ import { SeatRepo } from "../../src/services/repos/SeatRepo.js"
 import { SessionRepo } from "../../src/services/repos/SessionRepo.js"
 import { StepRepo } from "../../src/services/repos/StepRepo.js"
 import { TaskRepo } from "../../src/services/repos/TaskRepo.js"
+import { Transactions } from "../../src/services/repos/Transactions.js"
 import { tempDir } from "./fixtures.js"
 
 /** Ids of the records in the v1 fixture. */
@@ -207,5 +208,47 @@ describe("SQLite storage", () => {
       expect(error?.reason).toBe("data_dir")
       expect(error?.message).toContain("not a directory")
     }))
-})
 
+  it.effect("a step's writes commit together: a failed transaction leaves neither its record nor its events", () =>
+    Effect.gen(function*() {
+      const dataDir = join(tempDir(), "data")
+      const runId = newRunId()
+      const step = {
+        step_id: newStepId(),
+        run_id: runId,
+        ref: "id",
+        attempt: 1,
+        status: "passed" as const,
+        started_at: "2026-01-01T00:00:00.000Z",
+        location: "$.flow",
+        input: null,
+        sealed: true
+      }
+      const writes = Effect.gen(function*() {
+        yield* (yield* StepRepo).put(step)
+        yield* (yield* EventRepo).append({ type: "step_started", run_id: runId, at: "t", seq: 1 })
+      })
+      const failed = yield* lifetime(
+        dataDir,
+        Effect.gen(function*() {
+          const { atomically } = yield* Transactions
+          const exit = yield* Effect.exit(atomically(Effect.zipRight(writes, Effect.fail("boom" as const))))
+          // read in the same lifetime: the step cache must not answer with the rolled-back record
+          return { exit, step: yield* (yield* StepRepo).get(step.step_id), events: yield* (yield* EventRepo).list(runId) }
+        })
+      )
+      expect(failureOf(failed.exit)).toBe("boom")
+      expect(failed.step).toEqual(Option.none())
+      expect(failed.events).toEqual([])
+
+      const done = yield* lifetime(
+        dataDir,
+        Effect.gen(function*() {
+          yield* (yield* Transactions).atomically(writes)
+          return { step: yield* (yield* StepRepo).get(step.step_id), events: yield* (yield* EventRepo).list(runId) }
+        })
+      )
+      expect(Option.map(done.step, (s) => s.status)).toEqual(Option.some("passed"))
+      expect(done.events.map((e) => e.seq)).toEqual([1])
+    }))
+})

@@ -4,13 +4,15 @@
  * The records of recently written steps are also kept in memory (write-through, bounded), so
  * the read before each step update (Steps reads, changes, writes) is not a query and a
  * decode. This is safe because the connection holds the file exclusively: no other writer
- * can change a row behind the cache.
+ * can change a row behind the cache. A transaction (Transactions, built here for that) that
+ * fails drops the cache: a record it wrote may have been remembered but was rolled back.
  */
 import { SqlClient } from "@effect/sql"
-import { Effect, Layer, Option } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
 import type { StepId } from "../../protocol/ids.js"
 import { StepRecord as StepRecordSchema } from "../../protocol/records.js"
 import { type StepRecord, StepRepo, type StepRepoShape } from "../../services/repos/StepRepo.js"
+import { Transactions } from "../../services/repos/Transactions.js"
 import { documentCodec } from "./documents.js"
 
 const codec = documentCodec(StepRecordSchema)
@@ -25,8 +27,7 @@ interface Row {
 
 const where = (r: Row) => `steps ${r.step_id}`
 
-export const StepRepoSqlite: Layer.Layer<StepRepo, never, SqlClient.SqlClient> = Layer.effect(
-  StepRepo,
+export const StepRepoSqlite: Layer.Layer<StepRepo | Transactions, never, SqlClient.SqlClient> = Layer.effectContext(
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     // Map order = least recently written first
@@ -62,6 +63,16 @@ export const StepRepoSqlite: Layer.Layer<StepRepo, never, SqlClient.SqlClient> =
           Effect.flatMap((rows) => codec.decodeAll(rows, where, (r) => r.doc))
         )
     }
-    return repo
+    const atomically = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+      sql.withTransaction(self).pipe(
+        Effect.onError(() => Effect.sync(() => recent.clear())),
+        // BEGIN/COMMIT failing is a storage failure like any other write's: a defect (orDie)
+        Effect.catchAll((e) =>
+          typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "SqlError"
+            ? Effect.die(e)
+            : Effect.fail(e as E)
+        )
+      )
+    return Context.make(StepRepo, repo).pipe(Context.add(Transactions, { atomically }))
   })
 )

@@ -9,14 +9,26 @@ const msOf = (input: unknown): number | undefined => {
   return typeof ms === "number" && Number.isFinite(ms) && ms >= 0 ? ms : undefined
 }
 
+/** The outcome of a builtin that takes no time (all but `sleep`), else undefined. */
+export const instantBuiltin = (agent: BuiltinAgent, input: unknown): Outcome | undefined => {
+  switch (agent.fn) {
+    case "identity":
+      return passed(input)
+    case "fail":
+      return blocked(input, `builtin fail: agent ${agent.name} blocks by design`)
+    case "echo":
+      return passed({ agent: agent.name, input })
+    case "sleep":
+      return undefined
+  }
+}
+
 export const runBuiltin = (agent: BuiltinAgent, input: unknown): Effect.Effect<Outcome> => {
   switch (agent.fn) {
     case "identity":
-      return Effect.succeed(passed(input))
     case "fail":
-      return Effect.succeed(blocked(input, `builtin fail: agent ${agent.name} blocks by design`))
     case "echo":
-      return Effect.succeed(passed({ agent: agent.name, input }))
+      return Effect.succeed(instantBuiltin(agent, input)!)
     case "sleep": {
       const ms = msOf(input)
       // Effect.sleep goes through the Clock, so TestClock drives it in tests

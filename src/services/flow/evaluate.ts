@@ -65,25 +65,22 @@ const write = (node: FlowNode, ctx: unknown, loc: string, field: string, path: s
 const run = <R>(node: FlowNode, ctx: unknown, loc: string, dispatch: Dispatch<R>): Effect.Effect<unknown, FlowError, R> =>
   Effect.suspend(() => {
     switch (node.kind) {
-      case "step":
-        return Effect.gen(function*() {
-          const input = yield* evaluate(node, ctx, loc, "in", node.in)
-          const value = yield* dispatch(node, input, { location: loc }).pipe(
-            Effect.catchTag("StepFailure", (f) => {
-              const fields = f.stepValue === undefined ? {} : { stepValue: f.stepValue }
-              return Effect.fail(
-                new FlowError({ message: `step ${f.ref} at ${loc}: ${f.message}`, failedStep: f.ref, ...fields })
-              )
-            })
-          )
-          return yield* write(node, ctx, loc, "out", node.out, value)
-        })
-      case "seq":
-        return Effect.reduce(
-          node.children.map((child, i) => [child, i] as const),
-          ctx,
-          (acc, [child, i]) => run(child, acc, `${loc}.children[${i}]`, dispatch)
+      case "step": {
+        // the hot path of every flow: plain effects, no generator
+        const input = evalExpr(node.in, ctx)
+        if (Either.isLeft(input)) return Effect.fail(new FlowError({ message: `${where(node, loc)}: in: ${input.left.message}` }))
+        return dispatch(node, input.right, { location: loc }).pipe(
+          Effect.catchTag("StepFailure", (f) => {
+            const fields = f.stepValue === undefined ? {} : { stepValue: f.stepValue }
+            return Effect.fail(
+              new FlowError({ message: `step ${f.ref} at ${loc}: ${f.message}`, failedStep: f.ref, ...fields })
+            )
+          }),
+          Effect.flatMap((value) => write(node, ctx, loc, "out", node.out, value))
         )
+      }
+      case "seq":
+        return Effect.reduce(node.children, ctx, (acc, child, i) => run(child, acc, `${loc}.children[${i}]`, dispatch))
       case "branch":
         return Effect.gen(function*() {
           const cond = yield* evaluate(node, ctx, loc, "cond", node.cond)
