@@ -4,7 +4,7 @@
  * event log. Everything here carries ids, refs, statuses and durations only: never a token,
  * a worker handle or a body (prompts, replies, results).
  */
-import { Cause, Duration, Effect, Exit, Metric, MetricBoundaries, Option } from "effect"
+import { Cause, Duration, Effect, Exit, FiberRef, Metric, MetricBoundaries, Option } from "effect"
 import type { RunEvent } from "../protocol/records.js"
 
 /** Seconds, from 5 ms to about 1.5 h: covers a quick reply up to a long sub-agent step. */
@@ -101,19 +101,31 @@ export const makeEventObserver = () => {
 
 /** Records the round trip of one operator request; `outcome` is `ok`, or the error's tag. */
 export const trackRequest = (kind: string) =>
-<A, E extends { readonly _tag: string }, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.timed(Effect.exit(self)).pipe(
+<A, E extends { readonly _tag: string }, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  const timed = Effect.timed(Effect.exit(self)).pipe(
     Effect.flatMap(([duration, exit]) => {
       const outcome = Exit.isSuccess(exit)
         ? "ok"
         : Option.match(Cause.failureOption(exit.cause), { onNone: () => "interrupted", onSome: (e) => e._tag })
-      return Effect.zipRight(
-        Metric.update(
-          metrics.requestSeconds.pipe(Metric.tagged("kind", kind), Metric.tagged("outcome", outcome)),
-          Duration.toSeconds(duration)
-        ),
-        exit
-      )
-    }),
-    Effect.withSpan("operator request", { attributes: { "swarmgate.request.kind": kind }, kind: "client" })
+      return Effect.zipRight(Metric.update(requestSecondsOf(kind, outcome), Duration.toSeconds(duration)), exit)
+    })
   )
+  // with tracing off (no OTLP endpoint) not even a no-op span: it costs a context copy per request
+  return Effect.withFiberRuntime((fiber) =>
+    fiber.getFiberRef(FiberRef.currentTracerEnabled)
+      ? Effect.withSpan(timed, "operator request", { attributes: { "swarmgate.request.kind": kind }, kind: "client" })
+      : timed
+  )
+}
+
+// tagged once per (kind, outcome): tagging builds and hashes a new metric key
+const requestSeconds = new Map<string, Metric.Metric.Histogram<number>>()
+const requestSecondsOf = (kind: string, outcome: string) => {
+  const key = `${kind} ${outcome}`
+  let metric = requestSeconds.get(key)
+  if (metric === undefined) {
+    metric = metrics.requestSeconds.pipe(Metric.tagged("kind", kind), Metric.tagged("outcome", outcome))
+    requestSeconds.set(key, metric)
+  }
+  return metric
+}
