@@ -177,9 +177,10 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
           }
           const seat = s.seat
           const base = { run_id: s.run_id, step_id: s.step_id, ref: s.ref, kind: "ask" }
-          const answer = yield* withSeat(s.run_id, seat, (holder) => {
+          const answer = yield* withSeat(s.run_id, seat, (holder, roles) => {
             const reqId = makeReqId(holder.sid, "ask")
-            const call = Effect.flatMap(SeniorBridge, (b) => b.ask({ taskId: s.step_id, runId: s.run_id, question, reqId }))
+            // the holder's roles are in hand: no lookup of the bridge in the context
+            const call = Context.get(roles, SeniorBridge).ask({ taskId: s.step_id, runId: s.run_id, question, reqId })
             const answered = { ...base, type: "request_answered" as const, req_id: reqId, sid: holder.sid }
             return events.publish({ type: "request_sent", ...base, req_id: reqId, sid: holder.sid }).pipe(
               Effect.zipRight(s.spawn_req_id !== undefined ? withParentRequest(call, s.spawn_req_id) : call),
