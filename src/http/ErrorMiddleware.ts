@@ -18,7 +18,7 @@ import { ServerConfig } from "../layers/ServerConfig.js"
 import { cut, tooDeepMessage } from "../protocol/json.js"
 import { asPlainJson, makeEdgeRules } from "./edge.js"
 import { apiErrorResponse, envelopeResponse, isApiError } from "./errors.js"
-import { BodyTooLarge, bodyLimitFor, InvalidJsonBody, JsonTooDeep, withBodyLimit } from "./limits.js"
+import { BodyTooLarge, bodyLimitFor, InvalidJsonBody, JsonTooDeep, limitInPlace, withBodyLimit } from "./limits.js"
 
 export interface KnownRoute {
   readonly method: string
@@ -236,8 +236,12 @@ export const ErrorEnvelopeLive = (routes: ReadonlyArray<KnownRoute>) =>
           if (refused !== undefined) return Effect.succeed(finish(refused))
           const plain = asPlainJson(original.headers)
           const request = plain === undefined ? original : original.modify({ headers: Headers.fromInput(plain) })
-          const limited = withBodyLimit(request, bodyLimitFor(path, config.limits))
-          return Effect.matchCauseEffect(Effect.provideService(httpEffect, HttpServerRequest.HttpServerRequest, limited), {
+          const limit = bodyLimitFor(path, config.limits)
+          // the usual case limits the request in place: no new request, so no context copy
+          const limited = request === original && limitInPlace(original, limit)
+            ? httpEffect
+            : Effect.provideService(httpEffect, HttpServerRequest.HttpServerRequest, withBodyLimit(request, limit))
+          return Effect.matchCauseEffect(limited, {
             onSuccess: (response) => Effect.succeed(finish(rewriteDecodeError(response))),
             onFailure: (cause) => Effect.map(handleCause(request, allowedMethods, cause), finish)
           })

@@ -141,8 +141,9 @@ const limitedReaders: PropertyDescriptorMap = {
   stream: { get(this: Limited) { return Stream.fromEffect(bytesOf(this[STATE])) } },
   modify: {
     value(this: Limited, options: Parameters<HttpServerRequest.HttpServerRequest["modify"]>[0]) {
-      const state = this[STATE]
-      return withBodyLimit(state.request.modify(options), state.limit)
+      // the platform's own `modify`, one step up the prototype chain from these readers
+      const platform = Object.getPrototypeOf(this) as HttpServerRequest.HttpServerRequest
+      return withBodyLimit(platform.modify.call(this, options), this[STATE].limit)
     }
   }
 }
@@ -162,6 +163,20 @@ export const withBodyLimit = (
   const limited = Object.create(request, limitedReaders) as Limited
   ;(limited as { [STATE]: LimitState })[STATE] = { request, source, limit }
   return limited
+}
+
+/**
+ * `withBodyLimit` on the request object itself, for the server's own request of this
+ * connection (nobody else holds it): the error middleware then needs no new request in the
+ * context, which saved a copy of the whole context per request. False when the request
+ * does not read from a Node message (then use `withBodyLimit`).
+ */
+export const limitInPlace = (request: HttpServerRequest.HttpServerRequest, limit: number): boolean => {
+  const source = (request as { readonly source?: unknown }).source
+  if (!(source instanceof IncomingMessage)) return false
+  Object.defineProperties(request, limitedReaders)
+  ;(request as unknown as { [STATE]: LimitState })[STATE] = { request, source, limit }
+  return true
 }
 
 /** `application/json` or any `+json` type. */
