@@ -1,6 +1,6 @@
 /**
  * `npm run screenshots`: starts a server in memory on an ephemeral port, makes two runs
- * (one finished, one waiting for an operator after a passed step), and writes screenshots
+ * (one finished; one of a stored blueprint waiting for an operator after a step and a fanout passed), and writes screenshots
  * of the overview and of the waiting run's page to docs/screenshots/ with Debian's
  * chromium (playwright-core, no browser download).
  */
@@ -26,26 +26,41 @@ const post = async (path: string, body: unknown) => {
   return r.json() as Promise<any>
 }
 
-const review = {
+const put = async (path: string, body: unknown) => {
+  const r = await fetch(base + path, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
+  if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`)
+}
+
+// a stored blueprint, so the run page can show the flow's structure
+await put("/v1/blueprints/release-review", {
+  description: "draft, check every section at once, then a person reviews",
   operators: [{ name: "main" }],
   agents: [
     { name: "draft", kind: "builtin", fn: "identity" },
+    { name: "check", kind: "builtin", fn: "echo" },
     { name: "reviewer", kind: "operator", operator: "main" }
   ],
   flow: {
     kind: "seq",
     children: [
       { kind: "step", ref: "draft", in: { op: "path", at: "$.text" }, out: "$.draft" },
+      {
+        kind: "fanout", items: { op: "path", at: "$.sections" }, bind: "$.section", join: "all", out: "$.checks",
+        body: { kind: "step", ref: "check", in: { op: "path", at: "$.section" }, out: "$.checked" }
+      },
       { kind: "step", ref: "reviewer", in: { op: "path", at: "$.draft" }, out: "$.review" }
     ]
   }
-}
+})
 await post("/v1/tasks", {
   blueprint: { agents: [{ name: "id", kind: "builtin", fn: "identity" }], flow: { kind: "step", ref: "id", in: { op: "path", at: "$" }, out: "$.out" } },
   input: { hello: "world" },
   wait: true
 })
-const waiting = await post("/v1/tasks", { blueprint: review, input: { text: "Release notes for 0.2: a web console, served at /." } })
+const waiting = await post("/v1/tasks", {
+  blueprint: "release-review",
+  input: { text: "Release notes for 0.2: a web console, served at /.", sections: ["console", "api"] }
+})
 
 const browser = await chromium.launch({ executablePath, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] })
 try {
@@ -55,7 +70,7 @@ try {
   await page.screenshot({ path: new URL("overview.png", out).pathname, fullPage: true })
   await page.goto(`${base}/#/runs/${waiting.run_id}`)
   await page.locator("li.step .status-waiting_for_operator").waitFor()
-  await page.locator(".events li").nth(3).waitFor()
+  await page.locator(".events li").nth(7).waitFor()
   await page.screenshot({ path: new URL("run.png", out).pathname, fullPage: true })
 } finally {
   await browser.close()

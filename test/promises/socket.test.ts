@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { bearer, request, startServer, type TestServer } from "../e2e/helpers.js"
-import { awaitRun, launch, oneStepBlueprint, ScriptedOperator } from "../e2e/scenarios/operator-client.js"
+import { awaitRun, fanoutBlueprint, launch, oneStepBlueprint, ScriptedOperator } from "../e2e/scenarios/operator-client.js"
 import { submit } from "../e2e/scenarios/sub-agent.js"
 
 let server: TestServer
@@ -28,19 +28,7 @@ const owedIds = async (op: ScriptedOperator): Promise<Array<string>> => {
 describe("redelivery order, end to end", () => {
   it("after a reconnect the owed requests come again in the order they were first sent, each once", async () => {
     const op = await ScriptedOperator.login(server, { desc: "redelivery order" })
-    const fan = {
-      middleware: ["main_ai"],
-      operators: [{ name: "lead" }],
-      agents: [{ name: "w", kind: "operator", operator: "lead" }],
-      flow: {
-        kind: "fanout",
-        items: { op: "path", at: "$.items" },
-        bind: "$.item",
-        join: "all",
-        out: "$.joined",
-        body: { kind: "step", ref: "w", in: { op: "path", at: "$.item" }, out: "$.r" }
-      }
-    }
+    const fan = fanoutBlueprint({ mainAi: true })
     const launched = await launch(server, { blueprint: fan, input: { items: [1, 2, 3] }, operator_sid: op.sid })
     await op.waitFor(() => op.ofType("hook_before").length === 3)
     const befores = op.ofType("hook_before")

@@ -6,6 +6,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Either, Fiber, Option } from "effect"
 import type { AgentDef } from "../../src/protocol/blueprint.js"
 import type { PendingReply, SpawnFrame } from "../../src/protocol/frames.js"
+import { RunId } from "../../src/protocol/ids.js"
+import { EventRepo } from "../../src/services/repos/EventRepo.js"
 import { Runs } from "../../src/services/Runs.js"
 import { Worker } from "../../src/services/Worker.js"
 import { blueprint, type Handler, startOperator, step, testLayer } from "../engine/harness.js"
@@ -121,6 +123,7 @@ describe("worker verbs", () => {
           return {
             emptyPart: yield* outcome(worker.artifact(h, "  ", "x")),
             emptyOut: yield* outcome(worker.emit(h, "", bytes)),
+            blankOut: yield* outcome(worker.emit(h, " \t", bytes)),
             part: yield* outcome(worker.artifact(h, "notes", "{\"n\": 1}")),
             emitted: yield* worker.emit(h, "report", bytes),
             typed: yield* worker.emit(h, "page", bytes, "text/html"),
@@ -129,6 +132,7 @@ describe("worker verbs", () => {
         }))
       expect(result.emptyPart).toEqual({ tag: "BadWorkerInput", message: "name: give the part a non-empty name" })
       expect(result.emptyOut).toEqual({ tag: "BadWorkerInput", message: "name: give the output a non-empty name" })
+      expect(result.blankOut).toEqual(result.emptyOut)
       expect(result.part).toEqual({ ok: { task_id: run.steps[0]?.step_id, name: "notes", bytes: 8 } })
       expect(result.emitted).toEqual({
         out_id: expect.stringMatching(/^out-[0-9a-f]{16}$/),
@@ -202,5 +206,14 @@ describe("worker verbs", () => {
       const failed = yield* Fiber.join(pending)
       expect(failed).toMatchObject({ tag: "AskFailed" })
       expect("message" in failed ? failed.message : "").toMatch(/withdrawn \(run_cancelled\)/)
+      // both asks are in the run's event log: sent, then answered (ok, or error with why)
+      const log = yield* (yield* EventRepo).list(RunId.make(run_id))
+      const asks = log.filter((e) => (e.type === "request_sent" || e.type === "request_answered") && e.req_id !== spawn.req_id)
+      expect(asks).toMatchObject([
+        { type: "request_sent", kind: "ask", step_id: spawn.task_id },
+        { type: "request_answered", kind: "ask", status: "ok" },
+        { type: "request_sent", kind: "ask" },
+        { type: "request_answered", kind: "ask", status: "error", message: expect.stringMatching(/withdrawn \(run_cancelled\)/) }
+      ])
     }).pipe(Effect.provide(testLayer())))
 })

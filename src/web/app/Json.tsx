@@ -1,8 +1,9 @@
-/** A JSON value: inline when short, in a closed <details> when large. */
+/** A JSON value: inline (compact) when short, else pretty-printed in a closed <details>. */
 export const Json = ({ value, label }: { value: unknown; label: string }) => {
   if (value === undefined) return null
+  const compact = typeof value === "string" ? value : JSON.stringify(value) ?? String(value)
+  if (compact.length <= 120 && !compact.includes("\n")) return <code class="value">{compact}</code>
   const text = typeof value === "string" ? value : JSON.stringify(value, null, 2) ?? String(value)
-  if (text.length <= 120 && !text.includes("\n")) return <code class="value">{text}</code>
   return (
     <details class="value">
       <summary>{label} ({text.length} characters)</summary>

@@ -19,7 +19,7 @@ export const Overview = ({ operator }: { operator: Operator | undefined }) => {
       operator === undefined
         ? Promise.resolve(undefined)
         : call<{ operators: Array<OperatorInfo> }>("GET", "/v1/operators", { bearer: operator.state.token }),
-    2000,
+    1000,
     [operator]
   )
   const s = status.value

@@ -19,11 +19,19 @@ export const setApiToken = (token: string) => {
 /**
  * Follows a `text/event-stream` with fetch rather than EventSource, so the API token can
  * travel in the Authorization header (EventSource cannot set headers). Ends when the
- * server ends the stream or `signal` aborts.
+ * server ends the stream or `signal` aborts; throws when it cannot start or breaks.
  */
-export const followEvents = async (path: string, onData: (data: string) => void, signal: AbortSignal): Promise<void> => {
+export const followEvents = async (
+  path: string,
+  onData: (data: string) => void,
+  signal: AbortSignal,
+  /** The last `seq` seen: the server replays only later events. */
+  lastEventId = 0
+): Promise<void> => {
   const token = apiToken()
-  const response = await fetch(path, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal })
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {}
+  if (lastEventId > 0) headers["last-event-id"] = String(lastEventId)
+  const response = await fetch(path, { headers, signal })
   if (!response.ok || response.body === null) throw new ApiFailure(response.status, "http_" + response.status, await response.text())
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader()
   let buffer = ""

@@ -1,14 +1,22 @@
 import { useEffect, useState } from "preact/hooks"
 import { messageOf } from "./api.js"
 
-/** Calls `load` now and every `everyMs` while mounted; the latest value or error. */
+/**
+ * Calls `load` now and every `everyMs` while mounted; the latest value or error. A hidden
+ * tab stops polling (no requests for nobody) and polls at once when it is shown again.
+ */
 export const usePoll = <A>(load: () => Promise<A>, everyMs: number, deps: ReadonlyArray<unknown> = []) => {
   const [value, setValue] = useState<A | undefined>(undefined)
   const [error, setError] = useState<string | undefined>(undefined)
   useEffect(() => {
     let live = true
     let timer: ReturnType<typeof setTimeout> | undefined
+    let inFlight = false
     const tick = async () => {
+      if (timer !== undefined) clearTimeout(timer)
+      timer = undefined
+      if (inFlight) return
+      inFlight = true
       try {
         const v = await load()
         if (live) {
@@ -18,12 +26,18 @@ export const usePoll = <A>(load: () => Promise<A>, everyMs: number, deps: Readon
       } catch (e) {
         if (live) setError(messageOf(e))
       }
-      if (live) timer = setTimeout(tick, everyMs)
+      inFlight = false
+      if (live && document.visibilityState !== "hidden") timer = setTimeout(tick, everyMs)
     }
+    const onVisible = () => {
+      if (document.visibilityState === "visible" && live && timer === undefined) void tick()
+    }
+    document.addEventListener("visibilitychange", onVisible)
     void tick()
     return () => {
       live = false
       if (timer !== undefined) clearTimeout(timer)
+      document.removeEventListener("visibilitychange", onVisible)
     }
   }, deps)
   return { value, error }

@@ -237,6 +237,24 @@ export const oneStepBlueprint = (options: {
   flow: { kind: "step", ref: "worker", in: { op: "path", at: "$" }, out: "$.answer" }
 })
 
+/**
+ * One `operator` agent `w` in seat `lead` run over `$.items` by a fanout (`join: "all"`): one
+ * step per item, each reading its item and writing `$.r`; the joined results go to `$.joined`.
+ */
+export const fanoutBlueprint = (options: { readonly mainAi?: boolean } = {}) => ({
+  ...(options.mainAi === true ? { middleware: ["main_ai"] } : {}),
+  operators: [{ name: "lead" }],
+  agents: [{ name: "w", kind: "operator", operator: "lead" }],
+  flow: {
+    kind: "fanout",
+    items: { op: "path", at: "$.items" },
+    bind: "$.item",
+    join: "all",
+    out: "$.joined",
+    body: { kind: "step", ref: "w", in: { op: "path", at: "$.item" }, out: "$.r" }
+  }
+})
+
 export interface Launched {
   readonly task_id: string
   readonly run_id: string

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { bearer, request, startServer, type TestServer } from "../helpers.js"
-import { awaitRun, launch, oneStepBlueprint, readEvents, ScriptedOperator, sseType } from "./operator-client.js"
+import { awaitRun, fanoutBlueprint, launch, oneStepBlueprint, readEvents, ScriptedOperator, sseType } from "./operator-client.js"
 import { fetchPrompt, submit } from "./sub-agent.js"
 
 let server: TestServer
@@ -107,19 +107,7 @@ describe("scenario 2: reconnect mid-request (R1)", () => {
 
   it("several pending requests are all redelivered, oldest first, each once; a pending hook_before too", async () => {
     const op = await ScriptedOperator.login(server)
-    const fan = {
-      middleware: ["main_ai"],
-      operators: [{ name: "lead" }],
-      agents: [{ name: "w", kind: "operator", operator: "lead" }],
-      flow: {
-        kind: "fanout",
-        items: { op: "path", at: "$.items" },
-        bind: "$.item",
-        join: "all",
-        out: "$.joined",
-        body: { kind: "step", ref: "w", in: { op: "path", at: "$.item" }, out: "$.r" }
-      }
-    }
+    const fan = fanoutBlueprint({ mainAi: true })
     const launched = await launch(server, { blueprint: fan, input: { items: [1, 2, 3] }, operator_sid: op.sid })
     // three hook_befores in flight; approve two, leave the third pending
     const deadline = Date.now() + 5000

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { envelopeCode, request, startServer, type TestServer } from "../helpers.js"
-import { awaitRun, launch, oneStepBlueprint, ScriptedOperator } from "./operator-client.js"
+import { awaitRun, fanoutBlueprint, launch, oneStepBlueprint, ScriptedOperator } from "./operator-client.js"
 import { artifact, emit, fetchPrompt, getData, postResult, submit, subAgentPromptOf, workerAsk } from "./sub-agent.js"
 
 let server: TestServer
@@ -271,18 +271,7 @@ describe("a worker's mid-work ask goes to the seat's operator", () => {
 
 describe("concurrent operator steps (fanout) through one session", () => {
   it("three spawns in flight at once, answered in reverse order, joined in item order", async () => {
-    const bp = {
-      operators: [{ name: "lead" }],
-      agents: [{ name: "w", kind: "operator", operator: "lead" }],
-      flow: {
-        kind: "fanout",
-        items: { op: "path", at: "$.items" },
-        bind: "$.item",
-        join: "all",
-        out: "$.joined",
-        body: { kind: "step", ref: "w", in: { op: "path", at: "$.item" }, out: "$.r" }
-      }
-    }
+    const bp = fanoutBlueprint()
     const launched = await launch(server, { blueprint: bp, input: { items: ["x", "y", "z"] }, operator_sid: op.sid })
     const deadline = Date.now() + 5000
     while (op.ofType("spawn").filter((f) => f.run_id === launched.run_id).length < 3 && Date.now() < deadline) {
