@@ -4,6 +4,7 @@
  * bounded in count and in time; a watchdog gives up on requests that never come back.
  */
 import { Effect } from "effect"
+import { int } from "./table.js"
 
 export interface LoadSpec {
   readonly inFlight: number
@@ -121,3 +122,53 @@ export const loadEffect = <E>(
       )
     )
   })
+
+/** The median trial by req/s. */
+export const medianOf = <R extends LoadResult>(results: ReadonlyArray<R>): R =>
+  [...results].sort((a, b) => a.reqPerSec - b.reqPerSec)[Math.floor(results.length / 2)]!
+
+export interface TrialCase extends LoadSpec {
+  readonly trials: number
+}
+
+export interface TrialRow<C extends string, R extends LoadResult = LoadResult> {
+  readonly inFlight: number
+  /** The median trial of each contender. */
+  readonly results: Readonly<Record<C, R>>
+  readonly trials: Readonly<Record<C, ReadonlyArray<number>>>
+}
+
+/**
+ * The latency loop every round-trip bench shares: each warm-up spec once per contender, then
+ * per case `trials` rounds in which every contender runs once in turn (so a noisy moment hits
+ * all of them), the median trial kept. `label` prefixes the progress lines.
+ */
+export const runTrials = async <C extends string, R extends LoadResult>(options: {
+  readonly label: string
+  readonly contenders: ReadonlyArray<C>
+  readonly warmup: ReadonlyArray<LoadSpec>
+  readonly cases: ReadonlyArray<TrialCase>
+  readonly run: (contender: C, spec: LoadSpec) => Promise<R>
+  readonly log: (line: string) => void
+}): Promise<Array<TrialRow<C, R>>> => {
+  const { cases, contenders, label, log, run, warmup } = options
+  const byContender = <V>(f: (c: C) => V) => Object.fromEntries(contenders.map((c) => [c, f(c)])) as Record<C, V>
+  log(`${label} warm-up`)
+  for (const spec of warmup) for (const c of contenders) await run(c, spec)
+  const rows: Array<TrialRow<C, R>> = []
+  for (const k of cases) {
+    const trials = byContender((): Array<R> => [])
+    for (let t = 0; t < k.trials; t++) {
+      for (const c of contenders) trials[c].push(await run(c, k))
+      log(`${label} ${k.inFlight} in flight, trial ${t + 1}/${k.trials}: ` +
+        contenders.map((c) => `${c} ${int(trials[c].at(-1)!.reqPerSec)}`).join(", ") +
+        " req/s")
+    }
+    rows.push({
+      inFlight: k.inFlight,
+      results: byContender((c) => medianOf(trials[c])),
+      trials: byContender((c) => trials[c].map((r) => r.reqPerSec))
+    })
+  }
+  return rows
+}

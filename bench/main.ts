@@ -11,7 +11,7 @@ import { p3 } from "./p3-sessions.js"
 import { p4 } from "./p4-engine.js"
 import { p4sqlite, p5 } from "./storage.js"
 import { header, machine, renderSection, renderSummary, type Results, writeResults } from "./report.js"
-import type { Bench, Target } from "./suite.js"
+import { type Bench, SMOKE, type Target } from "./suite.js"
 
 const benches: ReadonlyArray<Bench> = [p1, p1b, p2, p3, p4, p4sqlite, p5]
 
@@ -49,9 +49,10 @@ const main = async () => {
     broken
   }
   const path = new URL("./results.json", import.meta.url)
-  await writeResults(path, results)
+  // a smoke run measures nothing worth keeping
+  if (!SMOKE) await writeResults(path, results)
   process.stdout.write("\n" + renderSummary(results) + "\n")
-  log(`done in ${results.elapsedSec.toFixed(0)} s; wrote ${path.pathname}`)
+  log(`done in ${results.elapsedSec.toFixed(0)} s${SMOKE ? " (smoke run: nothing written)" : `; wrote ${path.pathname}`}`)
   if (Object.keys(broken).length > 0) process.exitCode = 1
 }
 

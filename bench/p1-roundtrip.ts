@@ -16,7 +16,7 @@ import { startClient } from "./children.js"
 import { startBaseline } from "./contenders/bare-ws.js"
 import { startPeer } from "./contenders/socketio-peer.js"
 import { startFloor } from "./contenders/stack-floor.js"
-import { type LoadResult, type LoadSpec, loadEffect, loadPromise } from "./load.js"
+import { type LoadResult, type LoadSpec, loadEffect, loadPromise, runTrials, type TrialCase } from "./load.js"
 import type { Bench, Log, Section, Target } from "./suite.js"
 import { int, ms, ratio, sleep, table } from "./table.js"
 
@@ -26,11 +26,7 @@ export type Contender = (typeof ALL_CONTENDERS)[number]
 const chosen = process.argv.find((a) => a.startsWith("--contenders="))?.slice("--contenders=".length).split(",")
 const CONTENDERS = ALL_CONTENDERS.filter((c) => c === "swarmgate" || chosen === undefined || chosen.includes(c))
 
-interface Case extends LoadSpec {
-  readonly trials: number
-}
-
-const cases: ReadonlyArray<Case> = [
+const cases: ReadonlyArray<TrialCase> = [
   { inFlight: 1, total: 4_000, maxMs: 1_500, trials: 1 },
   { inFlight: 64, total: 40_000, maxMs: 2_500, trials: 3 },
   { inFlight: 1024, total: 40_000, maxMs: 3_000, trials: 1 }
@@ -61,9 +57,6 @@ const startReal = async () => {
   }))
   return { runtime, port, sessions }
 }
-
-const medianOf = (results: ReadonlyArray<LoadResult>): LoadResult =>
-  [...results].sort((a, b) => a.reqPerSec - b.reqPerSec)[Math.floor(results.length / 2)]!
 
 const bad = (r: LoadResult) => r.failed + r.lost > 0
 
@@ -123,23 +116,14 @@ export const runP1 = async (log: Log): Promise<Section> => {
       }])
     ) as never
 
-    log("P1 warm-up")
-    for (const spec of warmup) for (const c of CONTENDERS) await run[c](spec)
-
-    const rows: Array<P1Row> = []
-    for (const k of cases) {
-      const trials = Object.fromEntries(CONTENDERS.map((c) => [c, [] as Array<LoadResult>])) as Record<Contender, Array<LoadResult>>
-      for (let t = 0; t < k.trials; t++) {
-        for (const c of CONTENDERS) trials[c].push(await run[c](k))
-        log(`P1 ${k.inFlight} in flight, trial ${t + 1}/${k.trials}: ` +
-          CONTENDERS.map((c) => `${c} ${int(trials[c].at(-1)!.reqPerSec)}`).join(", ") + " req/s")
-      }
-      rows.push({
-        inFlight: k.inFlight,
-        results: Object.fromEntries(CONTENDERS.map((c) => [c, medianOf(trials[c])])) as Record<Contender, LoadResult>,
-        trials: Object.fromEntries(CONTENDERS.map((c) => [c, trials[c].map((r) => r.reqPerSec)])) as Record<Contender, Array<number>>
-      })
-    }
+    const rows: Array<P1Row> = await runTrials({
+      label: "P1",
+      contenders: CONTENDERS,
+      warmup,
+      cases,
+      run: (c, spec) => run[c](spec),
+      log
+    })
     const stats = await client.call<{ answered: number; other: number }>("stats")
     const leftPending = {
       swarmgate: (await real.runtime.runPromise(live.session.pending)).length,

@@ -5,19 +5,18 @@
  * and driven by the same client process: limit = bare `node:http` + `ws` relay; peer =
  * Express 5 + socket.io 4 `emitWithAck` relay.
  */
-import type { LoadResult } from "./load.js"
+import { type LoadResult, runTrials, type TrialRow } from "./load.js"
 import { type Client, type ServerProcess, startClient, startServerProcess } from "./children.js"
-import type { Bench, Log, Section, Target } from "./suite.js"
+import { type Bench, type Log, type Section, SMOKE, type Target } from "./suite.js"
 import { int, ms, ratio, sleep, table } from "./table.js"
 
 const CONTENDERS = ["swarmgate", "peer", "limit"] as const
 type Contender = (typeof CONTENDERS)[number]
 
-const cases = [
-  { inFlight: 64, total: 30_000, maxMs: 3_000, trials: 3 },
-  { inFlight: 1, total: 3_000, maxMs: 2_000, trials: 1 }
-]
-const warmup = [{ inFlight: 64, total: 10_000, maxMs: 2_000 }, { inFlight: 1, total: 500, maxMs: 1_000 }]
+const cases = SMOKE
+  ? [{ inFlight: 4, total: 40, maxMs: 2_000, trials: 1 }, { inFlight: 1, total: 10, maxMs: 1_000, trials: 1 }]
+  : [{ inFlight: 64, total: 30_000, maxMs: 3_000, trials: 3 }, { inFlight: 1, total: 3_000, maxMs: 2_000, trials: 1 }]
+const warmup = SMOKE ? [] : [{ inFlight: 64, total: 10_000, maxMs: 2_000 }, { inFlight: 1, total: 500, maxMs: 1_000 }]
 
 export const P1B_TARGETS = { peer: 1.2, limit: 0.4, p50VsPeer: 1.5 }
 
@@ -72,23 +71,7 @@ export const runP1b = async (log: Log): Promise<Section> => {
         ...spec
       }, spec.maxMs + 30_000)
 
-    log("P1b warm-up")
-    for (const spec of warmup) for (const c of CONTENDERS) await run(c, spec)
-    const rows: Array<{ inFlight: number; results: Record<Contender, LoadResult>; trials: Record<Contender, Array<number>> }> = []
-    for (const k of cases) {
-      const trials = { swarmgate: [], peer: [], limit: [] } as Record<Contender, Array<LoadResult>>
-      for (let t = 0; t < k.trials; t++) {
-        for (const c of CONTENDERS) trials[c].push(await run(c, k))
-        log(`P1b ${k.inFlight} in flight, trial ${t + 1}/${k.trials}: ` +
-          CONTENDERS.map((c) => `${c} ${int(trials[c].at(-1)!.reqPerSec)}`).join(", ") + " req/s")
-      }
-      const med = (xs: Array<LoadResult>) => [...xs].sort((a, b) => a.reqPerSec - b.reqPerSec)[Math.floor(xs.length / 2)]!
-      rows.push({
-        inFlight: k.inFlight,
-        results: { swarmgate: med(trials.swarmgate), peer: med(trials.peer), limit: med(trials.limit) },
-        trials: { swarmgate: trials.swarmgate.map((r) => r.reqPerSec), peer: trials.peer.map((r) => r.reqPerSec), limit: trials.limit.map((r) => r.reqPerSec) }
-      })
-    }
+    const rows = await runTrials({ label: "P1b", contenders: CONTENDERS, warmup, cases, run, log })
     return render(rows)
   } finally {
     await client.stop()
@@ -96,7 +79,7 @@ export const runP1b = async (log: Log): Promise<Section> => {
   }
 }
 
-const render = (rows: ReadonlyArray<{ inFlight: number; results: Record<Contender, LoadResult>; trials: Record<Contender, Array<number>> }>): Section => {
+const render = (rows: ReadonlyArray<TrialRow<Contender>>): Section => {
   const targets: Array<Target> = []
   const at64 = rows.find((r) => r.inFlight === 64)
   const at1 = rows.find((r) => r.inFlight === 1)

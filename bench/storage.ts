@@ -4,7 +4,7 @@
  */
 import { P4_SQLITE_TARGET, runP4Sqlite } from "./p4-sqlite.js"
 import { P5_P99_TARGET_MS, runP5 } from "./p5-submit.js"
-import type { Bench } from "./suite.js"
+import { type Bench, SMOKE } from "./suite.js"
 import { int, ms, table } from "./table.js"
 
 export const p4sqlite: Bench = {
@@ -36,8 +36,9 @@ export const p4sqlite: Bench = {
 export const p5: Bench = {
   id: "p5",
   run: async (log) => {
-    const memory = await runP5(log, 1_000, 100, "memory")
-    const sqlite = await runP5(log, 1_000, 100, "sqlite")
+    const [submits, warmup] = SMOKE ? [5, 1] : [1_000, 100]
+    const memory = await runP5(log, submits, warmup, "memory")
+    const sqlite = await runP5(log, submits, warmup, "sqlite")
     return {
       title: "P5 durable write: worker submit over HTTP",
       text: table(["storage", "submits", "p50 ms", "p99 ms", "max ms"], [memory, sqlite].map((r, i) => [

@@ -28,3 +28,10 @@ export interface Bench {
   readonly id: string
   readonly run: (log: Log) => Promise<Section>
 }
+
+/**
+ * `BENCH_SMOKE=1`: every benchmark that supports it runs its preparation and a handful of
+ * requests only, and nothing is written to results.json. The test suite runs it
+ * (test/bench/smoke.test.ts) so that a change to the server can never silently break the bench.
+ */
+export const SMOKE = process.env.BENCH_SMOKE === "1"

@@ -12,13 +12,13 @@ import {
   HttpServerRequest,
   HttpServerResponse
 } from "@effect/platform"
-import { Cause, Effect, Option } from "effect"
+import { Cause, Context, Effect, Option } from "effect"
 import { didYouMean } from "./nearestRoute.js"
 import { ServerConfig } from "../layers/ServerConfig.js"
 import { cut, tooDeepMessage } from "../protocol/json.js"
 import { asPlainJson, makeEdgeRules } from "./edge.js"
 import { apiErrorResponse, envelopeResponse, isApiError } from "./errors.js"
-import { BodyTooLarge, bodyLimitFor, InvalidJsonBody, JsonTooDeep, withBodyLimit } from "./limits.js"
+import { BodyTooLarge, bodyLimitFor, InvalidJsonBody, JsonTooDeep, limitInPlace, withBodyLimit } from "./limits.js"
 
 export interface KnownRoute {
   readonly method: string
@@ -219,24 +219,32 @@ export const ErrorEnvelopeLive = (routes: ReadonlyArray<KnownRoute>) =>
       const config = yield* ServerConfig
       const allowedMethods = makeAllowedMethods(routes)
       const edge = makeEdgeRules(config)
+      // one `withFiberRuntime` and one `matchCauseEffect` per request: the request is read from
+      // the fiber's context without an effect of its own, and success and failure are finished in
+      // the same step (this middleware runs on every request, so its cost is the floor of each)
       return (httpEffect) =>
-        Effect.flatMap(HttpServerRequest.HttpServerRequest, (original) => {
+        Effect.withFiberRuntime<HttpServerResponse.HttpServerResponse, HttpLayerRouter.unhandled>((fiber) => {
+          const original = Context.unsafeGet(fiber.currentContext, HttpServerRequest.HttpServerRequest)
           const path = pathOf(original.url)
           const cors = edge.corsHeaders(original.headers)
-          const withCors = (response: HttpServerResponse.HttpServerResponse) =>
-            cors === undefined ? response : HttpServerResponse.setHeaders(response, cors)
+          const finish = (response: HttpServerResponse.HttpServerResponse) => {
+            const closed = closeRefusedUpgrade(original, response)
+            return cors === undefined ? closed : HttpServerResponse.setHeaders(closed, cors)
+          }
           // Host, Origin and content type before any route runs or any body is read
           const refused = edge.check(original.method, path, original.headers)
-          if (refused !== undefined) return Effect.succeed(withCors(closeRefusedUpgrade(original, refused)))
+          if (refused !== undefined) return Effect.succeed(finish(refused))
           const plain = asPlainJson(original.headers)
           const request = plain === undefined ? original : original.modify({ headers: Headers.fromInput(plain) })
-          const limited = withBodyLimit(request, bodyLimitFor(path, config.limits))
-          return httpEffect.pipe(
-            Effect.provideService(HttpServerRequest.HttpServerRequest, limited),
-            Effect.map(rewriteDecodeError),
-            Effect.catchAllCause((cause) => handleCause(request, allowedMethods, cause)),
-            Effect.map((response) => withCors(closeRefusedUpgrade(request, response)))
-          )
+          const limit = bodyLimitFor(path, config.limits)
+          // the usual case limits the request in place: no new request, so no context copy
+          const limited = request === original && limitInPlace(original, limit)
+            ? httpEffect
+            : Effect.provideService(httpEffect, HttpServerRequest.HttpServerRequest, withBodyLimit(request, limit))
+          return Effect.matchCauseEffect(limited, {
+            onSuccess: (response) => Effect.succeed(finish(rewriteDecodeError(response))),
+            onFailure: (cause) => Effect.map(handleCause(request, allowedMethods, cause), finish)
+          })
         })
     }),
     { global: true }

@@ -88,14 +88,14 @@ export class ApiAccess extends HttpApiMiddleware.Tag<ApiAccess>()("swarmgate/Api
 export class WorkerStep extends Context.Tag("swarmgate/http/WorkerStep")<WorkerStep, StepBinding>() {}
 
 /** A worker credential from the header, or (data emit) from `?token=` when there is no header. */
-const workerCredential = Effect.gen(function*() {
-  const request = yield* HttpServerRequest.HttpServerRequest
-  if (request.headers.authorization === undefined) {
-    const params = yield* HttpServerRequest.ParsedSearchParams
+// every worker request passes here: plain flatMaps, the query string only without a header
+const workerCredential = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+  const authorization = request.headers.authorization
+  if (authorization !== undefined) return bearerToken(authorization)
+  return Effect.flatMap(HttpServerRequest.ParsedSearchParams, (params) => {
     const token = params["token"]
-    if (typeof token === "string" && token !== "") return token
-  }
-  return yield* requestBearer
+    return typeof token === "string" && token !== "" ? Effect.succeed(token) : bearerToken(undefined)
+  })
 })
 
 /** Worker routes: `Bearer <worker_handle | capability_token>`, verified before the body is read. */

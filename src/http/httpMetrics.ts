@@ -4,31 +4,47 @@
  * router, so it sees the final status after the error envelope and the edge checks.
  */
 import { HttpServerRequest, type HttpServerResponse } from "@effect/platform"
-import { Effect, Metric } from "effect"
+import { Context, Effect, Metric } from "effect"
 import { type KnownRoute, patternOf } from "./ErrorMiddleware.js"
 import { metrics } from "../services/Telemetry.js"
 
 export const countRequests = (routes: ReadonlyArray<KnownRoute>) => {
   const compiled = routes.map((r) => ({ ...r, pattern: patternOf(r.path) }))
+  // routes without parameters are found by their exact path (the worker routes are all such)
+  const exact = new Map<string, string>()
+  for (const r of routes) if (!r.path.includes(":") && !r.path.includes("*")) exact.set(`${r.method} ${r.path}`, r.path)
   const routeOf = (method: string, url: string): string => {
     const q = url.indexOf("?")
     const path = q === -1 ? url : url.slice(0, q)
     const wanted = method === "HEAD" ? "GET" : method
+    const known = exact.get(`${wanted} ${path}`)
+    if (known !== undefined) return known
     const found = compiled.find((r) => r.method === wanted && r.pattern.test(path)) ??
       compiled.find((r) => r.pattern.test(path))
     return found === undefined ? "unmatched" : found.path
   }
+  // one tagged counter per (route, method, status), made once: tagging a metric builds and
+  // hashes a new key, which is not work to redo on every request
+  const counters = new Map<string, Metric.Metric.Counter<number>>()
+  const counterOf = (route: string, method: string, status: number) => {
+    const key = `${route} ${method} ${status}`
+    let counter = counters.get(key)
+    if (counter === undefined) {
+      counter = metrics.httpRequests.pipe(
+        Metric.tagged("route", route),
+        Metric.tagged("method", method),
+        Metric.tagged("status", String(status))
+      )
+      counters.set(key, counter)
+    }
+    return counter
+  }
   return <E, R>(
     app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
   ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest> =>
-    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-      Effect.tap(app, (response) =>
-        Metric.update(
-          metrics.httpRequests.pipe(
-            Metric.tagged("route", routeOf(request.method, request.url)),
-            Metric.tagged("method", request.method),
-            Metric.tagged("status", String(response.status))
-          ),
-          1
-        )))
+    Effect.withFiberRuntime((fiber) => {
+      const request = Context.unsafeGet(fiber.currentContext, HttpServerRequest.HttpServerRequest)
+      return Effect.tap(app, (response) =>
+        Metric.increment(counterOf(routeOf(request.method, request.url), request.method, response.status)))
+    })
 }

@@ -5,7 +5,7 @@
  * buffered whole.
  */
 import { HttpServerError, type HttpServerRequest, UrlParams } from "@effect/platform"
-import { Data, Effect, Stream } from "effect"
+import { Data, Effect, type Exit, Stream } from "effect"
 import { IncomingMessage } from "node:http"
 import type { BodyLimits } from "../layers/ServerConfig.js"
 import { cut, isTooDeep } from "../protocol/json.js"
@@ -86,10 +86,73 @@ const readCapped = (source: IncomingMessage, limit: number): Effect.Effect<Uint8
 
 const decoder = new TextDecoder()
 
+/** What a limited request remembers: where its body comes from, the cap, and the body once read. */
+interface LimitState {
+  readonly request: HttpServerRequest.HttpServerRequest
+  readonly source: IncomingMessage
+  readonly limit: number
+  read?: Exit.Exit<Uint8Array, HttpServerError.RequestError>
+}
+
+const STATE: unique symbol = Symbol("swarmgate/limits/state")
+type Limited = HttpServerRequest.HttpServerRequest & { readonly [STATE]: LimitState }
+
+const failWith = (state: LimitState, cause: unknown) =>
+  new HttpServerError.RequestError({ request: state.request, reason: "Decode", cause })
+
+// read once; a second reader (HttpApi's payload, then a handler) gets the same bytes or error
+const bytesOf = (state: LimitState): Effect.Effect<Uint8Array, HttpServerError.RequestError> =>
+  state.read !== undefined ? state.read : Effect.flatten(Effect.exit(
+    Effect.mapError(readCapped(state.source, state.limit), (cause) => failWith(state, cause))
+  ).pipe(Effect.tap((exit) => {
+    state.read = exit
+  })))
+
+const textOf = (state: LimitState) => Effect.map(bytesOf(state), (b) => decoder.decode(b))
+
+const jsonOf = (state: LimitState) =>
+  Effect.flatMap(textOf(state), (t) => {
+    if (isTooDeep(t)) return Effect.fail(failWith(state, new JsonTooDeep()))
+    try {
+      return Effect.succeed<unknown>(t === "" ? null : JSON.parse(t))
+    } catch (e) {
+      return Effect.fail(failWith(state, new InvalidJsonBody({ reason: cut(e instanceof Error ? e.message : String(e)) })))
+    }
+  })
+
+/**
+ * The body readers of a limited request, shared by every request: each getter reads its
+ * state through `this`, so wrapping a request is one `Object.create` (it used to be a Proxy,
+ * which cost a trap on every property read of every request).
+ */
+const limitedReaders: PropertyDescriptorMap = {
+  text: { get(this: Limited) { return textOf(this[STATE]) } },
+  json: { get(this: Limited) { return jsonOf(this[STATE]) } },
+  arrayBuffer: {
+    get(this: Limited) {
+      return Effect.map(bytesOf(this[STATE]), (b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer)
+    }
+  },
+  urlParamsBody: {
+    get(this: Limited) {
+      return Effect.map(textOf(this[STATE]), (t) => UrlParams.fromInput(new URLSearchParams(t)))
+    }
+  },
+  stream: { get(this: Limited) { return Stream.fromEffect(bytesOf(this[STATE])) } },
+  modify: {
+    value(this: Limited, options: Parameters<HttpServerRequest.HttpServerRequest["modify"]>[0]) {
+      // the platform's own `modify`, one step up the prototype chain from these readers
+      const platform = Object.getPrototypeOf(this) as HttpServerRequest.HttpServerRequest
+      return withBodyLimit(platform.modify.call(this, options), this[STATE].limit)
+    }
+  }
+}
+
 /**
  * The same request with `text` / `json` / `arrayBuffer` / `urlParamsBody` / `stream`
  * read through `readCapped`. Failures are `RequestError`s whose `cause` is
  * `BodyTooLarge` or `InvalidJsonBody`; the error middleware turns them into 413 / 400.
+ * Everything else is the request itself (it is the prototype of the wrapper).
  */
 export const withBodyLimit = (
   request: HttpServerRequest.HttpServerRequest,
@@ -97,34 +160,23 @@ export const withBodyLimit = (
 ): HttpServerRequest.HttpServerRequest => {
   const source = (request as { readonly source?: unknown }).source
   if (!(source instanceof IncomingMessage)) return request
-  const fail = (cause: unknown) => new HttpServerError.RequestError({ request, reason: "Decode", cause })
-  // built on first use: most requests never read a body
-  let cached: Effect.Effect<Uint8Array, HttpServerError.RequestError> | undefined
-  const bytes = Effect.suspend(() =>
-    cached ??= Effect.runSync(Effect.cached(Effect.mapError(readCapped(source, limit), fail)))
-  )
-  const text = Effect.map(bytes, (b) => decoder.decode(b))
-  const json = Effect.flatMap(text, (t) =>
-    isTooDeep(t) ? Effect.fail(fail(new JsonTooDeep())) : Effect.try({
-      try: (): unknown => (t === "" ? null : JSON.parse(t)),
-      catch: (e) => fail(new InvalidJsonBody({ reason: cut(e instanceof Error ? e.message : String(e)) }))
-    }))
-  const overrides: Record<PropertyKey, unknown> = {
-    text,
-    json,
-    arrayBuffer: Effect.map(bytes, (b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer),
-    urlParamsBody: Effect.map(text, (t) => UrlParams.fromInput(new URLSearchParams(t))),
-    stream: Stream.fromEffect(bytes),
-    modify: (options: Parameters<HttpServerRequest.HttpServerRequest["modify"]>[0]) =>
-      withBodyLimit(request.modify(options), limit)
-  }
-  return new Proxy(request, {
-    get(target, prop) {
-      if (Object.hasOwn(overrides, prop)) return overrides[prop]
-      const value: unknown = Reflect.get(target, prop, target)
-      return typeof value === "function" ? value.bind(target) : value
-    }
-  })
+  const limited = Object.create(request, limitedReaders) as Limited
+  ;(limited as { [STATE]: LimitState })[STATE] = { request, source, limit }
+  return limited
+}
+
+/**
+ * `withBodyLimit` on the request object itself, for the server's own request of this
+ * connection (nobody else holds it): the error middleware then needs no new request in the
+ * context, which saved a copy of the whole context per request. False when the request
+ * does not read from a Node message (then use `withBodyLimit`).
+ */
+export const limitInPlace = (request: HttpServerRequest.HttpServerRequest, limit: number): boolean => {
+  const source = (request as { readonly source?: unknown }).source
+  if (!(source instanceof IncomingMessage)) return false
+  Object.defineProperties(request, limitedReaders)
+  ;(request as unknown as { [STATE]: LimitState })[STATE] = { request, source, limit }
+  return true
 }
 
 /** `application/json` or any `+json` type. */

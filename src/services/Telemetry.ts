@@ -129,36 +129,38 @@ export const makeEventObserver = () => {
   }
 }
 
-// one tagged histogram per kind and outcome, made once: tagging per request built and
-// hashed a new metric key every time
-const requestSecondsTagged = new Map<string, typeof metrics.requestSeconds>()
-const requestSecondsFor = (kind: string, outcome: string) => {
-  const key = `${kind}\u0000${outcome}`
-  let metric = requestSecondsTagged.get(key)
-  if (metric === undefined) {
-    metric = metrics.requestSeconds.pipe(Metric.tagged("kind", kind), Metric.tagged("outcome", outcome))
-    requestSecondsTagged.set(key, metric)
-  }
-  return metric
-}
-
 /** Records the round trip of one operator request; `outcome` is `ok`, or the error's tag. */
 export const trackRequest = (kind: string) =>
-<A, E extends { readonly _tag: string }, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.timed(Effect.exit(self)).pipe(
+<A, E extends { readonly _tag: string }, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  const timed = Effect.timed(Effect.exit(self)).pipe(
     Effect.flatMap(([duration, exit]) => {
       const outcome = Exit.isSuccess(exit)
         ? "ok"
         : Option.match(Cause.failureOption(exit.cause), { onNone: () => "interrupted", onSome: (e) => e._tag })
-      return Effect.zipRight(
-        Metric.update(requestSecondsFor(kind, outcome), Duration.toSeconds(duration)),
-        exit
-      )
-    }),
-    // no stack trace: capturing one (an Error per request) was ~2% of the round trip's CPU
-    Effect.withSpan("operator request", {
-      attributes: { "swarmgate.request.kind": kind },
-      kind: "client",
-      captureStackTrace: false
+      return Effect.zipRight(Metric.update(requestSecondsOf(kind, outcome), Duration.toSeconds(duration)), exit)
     })
   )
+  // with tracing off (no OTLP endpoint) not even a no-op span: it costs a context copy per request
+  return Effect.withFiberRuntime((fiber) =>
+    fiber.getFiberRef(FiberRef.currentTracerEnabled)
+      ? // no stack trace: capturing one (an Error per request) was ~2% of the round trip's CPU
+        Effect.withSpan(timed, "operator request", {
+          attributes: { "swarmgate.request.kind": kind },
+          kind: "client",
+          captureStackTrace: false
+        })
+      : timed
+  )
+}
+
+// tagged once per (kind, outcome): tagging builds and hashes a new metric key
+const requestSeconds = new Map<string, Metric.Metric.Histogram<number>>()
+const requestSecondsOf = (kind: string, outcome: string) => {
+  const key = `${kind} ${outcome}`
+  let metric = requestSeconds.get(key)
+  if (metric === undefined) {
+    metric = metrics.requestSeconds.pipe(Metric.tagged("kind", kind), Metric.tagged("outcome", outcome))
+    requestSeconds.set(key, metric)
+  }
+  return metric
+}

@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto"
 import { Cause, Clock, Context, Effect, Layer, Option } from "effect"
 import { isOutId, makeReqId, newOutId } from "../protocol/ids.js"
-import { withSeat } from "./agents/seated.js"
+import { seatedWith } from "./agents/seated.js"
 import { Capabilities, type StepBinding } from "./Capabilities.js"
 import { withParentRequest } from "./CurrentRequest.js"
 import {
@@ -28,8 +28,8 @@ import { OutputRepo, type OutputRecord } from "./repos/OutputRepo.js"
 import type { PromptPayload, Verdict } from "../protocol/records.js"
 import { SeniorBridge } from "./roles/SeniorBridge.js"
 import { RunEvents } from "./RunEvents.js"
-import type { Seats } from "./Seats.js"
-import type { SessionDirectory } from "./SessionDirectory.js"
+import { Seats } from "./Seats.js"
+import { SessionDirectory } from "./SessionDirectory.js"
 import { Steps } from "./Steps.js"
 
 type CredentialError = BadCredential | CredentialExpired
@@ -129,7 +129,8 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
       const steps = yield* Steps
       const outputs = yield* OutputRepo
       const events = yield* RunEvents
-      const seatDeps = yield* Effect.context<Seats | SessionDirectory>()
+      // the seat services once, here: an ask no longer provides them per request
+      const withSeat = seatedWith(yield* Seats, yield* SessionDirectory)
 
       const verified = (credential: WorkerCredential) =>
         typeof credential === "string" ? caps.verify(credential) : Effect.succeed(credential)
@@ -176,9 +177,10 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
           }
           const seat = s.seat
           const base = { run_id: s.run_id, step_id: s.step_id, ref: s.ref, kind: "ask" }
-          const answer = yield* withSeat(s.run_id, seat, (holder) => {
+          const answer = yield* withSeat(s.run_id, seat, (holder, roles) => {
             const reqId = makeReqId(holder.sid, "ask")
-            const call = Effect.flatMap(SeniorBridge, (b) => b.ask({ taskId: s.step_id, runId: s.run_id, question, reqId }))
+            // the holder's roles are in hand: no lookup of the bridge in the context
+            const call = Context.get(roles, SeniorBridge).ask({ taskId: s.step_id, runId: s.run_id, question, reqId })
             const answered = { ...base, type: "request_answered" as const, req_id: reqId, sid: holder.sid }
             return events.publish({ type: "request_sent", ...base, req_id: reqId, sid: holder.sid }).pipe(
               Effect.zipRight(s.spawn_req_id !== undefined ? withParentRequest(call, s.spawn_req_id) : call),
@@ -196,7 +198,6 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
               Effect.tap(() => events.publish({ ...answered, status: "ok" }))
             )
           }).pipe(
-            Effect.provide(seatDeps),
             // the worker's HTTP request is not the run: a cancelled run ends the ask with an error, not an interrupt
             Effect.catchAllCause((cause) =>
               Effect.fail(

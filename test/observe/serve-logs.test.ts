@@ -1,7 +1,9 @@
 /** `swarmgate serve --log-format` / `--log-level` and their env fallbacks, as a real child process. */
 import { describe, expect, it } from "@effect/vitest"
+import { Cause, HashMap, LogLevel } from "effect"
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
+import { prettyLine } from "../../src/layers/Logging.js"
 
 const bin = fileURLToPath(new URL("../../bin/swarmgate.mjs", import.meta.url))
 
@@ -41,6 +43,35 @@ describe("serve log flags", () => {
     expect(entries.every((e) => ["DEBUG", "INFO", "WARN", "ERROR"].includes(e.logLevel))).toBe(true)
     expect(running.output()).not.toContain(login.token)
   }, 60_000)
+
+  it("--log-format pretty (the default) prints exactly one line per event, its fields on that line", async () => {
+    const running = start(["serve", "--memory", "--port", "0", "--log-level", "debug"])
+    const base = (await waitFor(running, /listening on (http:\/\/[^\s;,"]+)/))[1]!
+    const login = await (await fetch(`${base}/v1/operators`, { method: "POST" })).json() as { sid: string; token: string }
+    await waitFor(running, /operator login/)
+    running.child.kill("SIGTERM")
+    expect(await running.exit).toBe(0)
+    const lines = running.output().trim().split("\n")
+    // every line is a whole event: time, level, message (no indented field lines below it)
+    for (const line of lines) expect(line).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z (DEBUG|INFO |WARN |ERROR) \S/)
+    expect(lines.filter((l) => l.includes("operator login"))).toEqual([expect.stringMatching(
+      new RegExp(`INFO  operator login sid=${login.sid}$`)
+    )])
+    expect(lines.find((l) => l.includes("shutting down"))).toMatch(/INFO  shutting down connected_sessions=0 operator_sessions=1 pending_requests=0 running_runs_interrupted=0$/)
+    expect(running.output()).not.toContain(login.token)
+  }, 60_000)
+
+  it("a pretty line keeps a multi-line message and cause on its one line", () => {
+    const line = prettyLine({
+      logLevel: LogLevel.Error,
+      message: "first\nsecond",
+      annotations: HashMap.make(["run_id", "R-1"], ["note", "two words"]),
+      cause: Cause.die(new Error("boom")),
+      date: new Date(0)
+    })
+    expect(line.split("\n")).toHaveLength(1)
+    expect(line).toMatch(/^1970-01-01T00:00:00.000Z ERROR first\\nsecond note="two words" run_id=R-1 cause="Error: boom\\n/)
+  })
 
   it("--log-level warning hides the info lines; a bad format or level is refused naming the choices", async () => {
     // a non-loopback bind logs a warning after the (info) listening line: the warning shows, the info does not

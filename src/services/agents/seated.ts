@@ -36,9 +36,26 @@ export const withSeat = <A, E>(
   use: (holder: SeatRecord, roles: Context.Context<Roles>) => Effect.Effect<A, E | RequestWithdrawn, Roles>,
   options: SeatOptions = {}
 ): Effect.Effect<A, E | RequestWithdrawn | SeatHolderGone, Seats | SessionDirectory> =>
+  Effect.flatMap(
+    Effect.all([Seats, SessionDirectory]),
+    ([seats, directory]) => seatedWith(seats, directory)(runId, seat, use, options)
+  )
+
+/**
+ * `withSeat` over services the caller already holds (a service built once, such as Worker,
+ * so that no request pays for providing them).
+ */
+export const seatedWith = (
+  seats: Context.Tag.Service<Seats>,
+  directory: Context.Tag.Service<SessionDirectory>
+) =>
+<A, E>(
+  runId: RunId,
+  seat: string,
+  use: (holder: SeatRecord, roles: Context.Context<Roles>) => Effect.Effect<A, E | RequestWithdrawn, Roles>,
+  options: SeatOptions = {}
+): Effect.Effect<A, E | RequestWithdrawn | SeatHolderGone> =>
   Effect.gen(function*() {
-    const seats = yield* Seats
-    const directory = yield* SessionDirectory
     let waited = false
     const onWait = Effect.suspend(() => {
       waited = true
