@@ -236,6 +236,18 @@ describe("Steps: what each verb writes", () => {
       ).toBe("ok")
     }).pipe(Effect.provide(layer)))
 
+  it.effect("verdicts bind only a pass: a blocked or skip result is taken whatever its value", () =>
+    Effect.gen(function*() {
+      const steps = yield* Steps
+      for (const verdict of ["blocked", "skip"] as const) {
+        const strict = step({ verdicts: ["approve", "reject"] })
+        yield* steps.open(strict)
+        expect(yield* outcome(steps.acceptSubmission(strict.step_id, { value: "tests do not build", verdict, at }, 0)))
+          .toBe("ok")
+        expect((yield* stored(strict.step_id)).submission).toMatchObject({ verdict, value: "tests do not build" })
+      }
+    }).pipe(Effect.provide(layer)))
+
   it.effect("sealRun seals only the run's unfinished steps; other runs' steps still take input", () =>
     Effect.gen(function*() {
       const steps = yield* Steps
