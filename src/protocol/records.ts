@@ -204,13 +204,18 @@ export const StepRecord = Schema.Struct({
 export type StepRecord = typeof StepRecord.Type
 
 /** The step entry of `GET /v1/runs/:id`: the record without its engine-internal fields. */
-export const StepView = Schema.Struct(publicStepFields)
+export const StepView = Schema.Struct({
+  ...publicStepFields,
+  /** The step node's location in the blueprint (`$.flow.children[0].body`): which node this step ran. */
+  location: Schema.String
+})
 export type StepView = typeof StepView.Type
 
 export const stepView = (s: StepRecord): StepView => ({
   step_id: s.step_id,
   ref: s.ref,
   attempt: s.attempt,
+  location: s.location,
   status: s.status,
   started_at: s.started_at,
   ...(s.finished_at !== undefined ? { finished_at: s.finished_at } : {}),

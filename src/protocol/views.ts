@@ -29,6 +29,8 @@ export type TaskSummary = typeof TaskSummary.Type
 export const TaskView = Schema.Struct({
   ...taskFields,
   blueprint_version: TaskRecord.fields.blueprint_version,
+  /** The snapshot the task runs (stored or inline). */
+  blueprint: TaskRecord.fields.blueprint,
   runs: Schema.Array(RunSummary)
 })
 export type TaskView = typeof TaskView.Type

@@ -203,6 +203,7 @@ export class Runs extends Context.Tag("swarmgate/Runs")<Runs, RunsShape>() {
             blueprint_id: t.blueprint_id,
             ...(t.blueprint_version !== undefined ? { blueprint_version: t.blueprint_version } : {}),
             created_at: t.created_at,
+            blueprint: t.blueprint,
             runs: rs
           }
         })

@@ -76,13 +76,13 @@ describe("GET /v1/runs/:id", () => {
       result: { a: "x", b: "x", c: "x" },
       seats: {},
       steps: [
-        expect.objectContaining({ ref: "id", attempt: 1, status: "passed", value: "x" }),
-        expect.objectContaining({ ref: "id", attempt: 1, status: "passed", value: "x" })
+        expect.objectContaining({ ref: "id", attempt: 1, location: "$.flow.children[0]", status: "passed", value: "x" }),
+        expect.objectContaining({ ref: "id", attempt: 1, location: "$.flow.children[1]", status: "passed", value: "x" })
       ]
     })
     for (const step of reply.json.steps) {
       expect(step.step_id).toMatch(/^ST-[0-9a-f]{16}$/)
-      expect(Object.keys(step).sort()).toEqual(["attempt", "finished_at", "ref", "started_at", "status", "step_id", "value"])
+      expect(Object.keys(step).sort()).toEqual(["attempt", "finished_at", "location", "ref", "started_at", "status", "step_id", "value"])
     }
     const unknown = await request(server, "GET", `/v1/runs/${UNKNOWN_RUN}`)
     expect(unknown.status).toBe(404)

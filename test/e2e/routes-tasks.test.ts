@@ -180,6 +180,9 @@ describe("GET /v1/tasks and /v1/tasks/:id", () => {
     const reply = await request(server, "GET", `/v1/tasks/${launched.json.task_id}`)
     expect(reply.status).toBe(200)
     expect(reply.json).toMatchObject({ task_id: launched.json.task_id, blueprint_id: "inline" })
+    // the inline blueprint's snapshot, so a client (the console's flow tree) needs no second request
+    expect(reply.json.blueprint).toEqual(identityBlueprint())
+    expect(Object.keys(reply.json).sort()).toEqual(["blueprint", "blueprint_id", "created_at", "runs", "task_id"])
     expect(reply.json.runs.map((r: any) => r.run_id)).toEqual([launched.json.run_id, rerun.json.run_id])
     expect(reply.json.runs[1]).toMatchObject({ status: "done", input: { n: 2 }, result: { n: 2, out: { n: 2 } } })
     expect(reply.json.runs[0].steps).toBeUndefined()

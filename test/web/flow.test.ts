@@ -93,6 +93,24 @@ describe("flow model", () => {
     expect(ids(placeSteps(flow, [three!, one!, two!]))).toEqual({ "$.flow.body": ["review#1", "review#2", "review#3"] })
   })
 
+  it("places a step by its location: an agent in two fanouts, and in both arms of a branch", () => {
+    const fanout = (items: string): FlowNode => ({ kind: "fanout", items: { op: "path", at: items }, bind: "$.item", join: "all", out: "$.r", body: step("a") })
+    const twoFanouts: FlowNode = { kind: "seq", children: [fanout("$.none"), fanout("$.two")] }
+    // the first fanout got no items: by attempt alone the second one's steps look like the first one's
+    const at = (location: string, s: Step): Step => ({ ...s, location })
+    const second = [at("$.flow.children[1].body", ran("a", 1)), at("$.flow.children[1].body", ran("a", 2))]
+    expect(ids(placeSteps(twoFanouts, second))).toEqual({ "$.flow.children[0].body": [], "$.flow.children[1].body": ["a#1", "a#2"] })
+
+    // a loop whose first round takes the else arm and whose second takes the then arm
+    const loop: FlowNode = {
+      kind: "loop", counter: "$.n", cond: { op: "lit", value: true }, max: 2,
+      body: { kind: "branch", cond: { op: "path", at: "$.go" }, then: step("a"), else: step("a") }
+    }
+    const rounds = [at("$.flow.body.else", ran("a", 1)), at("$.flow.body.then", ran("a", 1))]
+    expect(ids(placeSteps(loop, rounds))).toEqual({ "$.flow.body.then": ["a#1"], "$.flow.body.else": ["a#1"] })
+    expect(placeSteps(loop, rounds).get("$.flow.body.else")![0]!.step_id).toBe(rounds[0]!.step_id)
+  })
+
   it("keeps the requests a step still waits on, by req_id", () => {
     const base = { at: "", step_id: "ST-1" }
     const open = openRequests([

@@ -14,6 +14,7 @@
  */
 import { Cause, Data, Effect, Either, Option } from "effect"
 import type { Expr, FanoutNode, FlowNode, StepNode } from "../../protocol/blueprint.js"
+import { childLocation, flowLocation, partLocation } from "../../protocol/location.js"
 import { evalExpr, truthy } from "./expressions.js"
 import { typeName, writePath } from "./paths.js"
 
@@ -44,7 +45,7 @@ export type Settled =
   | { readonly status: "fulfilled"; readonly value: unknown }
   | { readonly status: "rejected"; readonly reason: string }
 
-const rootLocation = "$.flow"
+const rootLocation = flowLocation
 
 const where = (node: FlowNode, loc: string) => `${node.kind} at ${loc}`
 
@@ -80,16 +81,16 @@ const run = <R>(node: FlowNode, ctx: unknown, loc: string, dispatch: Dispatch<R>
         )
       }
       case "seq":
-        return Effect.reduce(node.children, ctx, (acc, child, i) => run(child, acc, `${loc}.children[${i}]`, dispatch))
+        return Effect.reduce(node.children, ctx, (acc, child, i) => run(child, acc, childLocation(loc, i), dispatch))
       case "branch":
         return Effect.gen(function*() {
           const cond = yield* evaluate(node, ctx, loc, "cond", node.cond)
           if (typeof cond !== "boolean") {
             return yield* new FlowError({ message: `${where(node, loc)}: cond must be a boolean, got ${typeName(cond)}` })
           }
-          if (cond) return yield* run(node.then, ctx, `${loc}.then`, dispatch)
+          if (cond) return yield* run(node.then, ctx, partLocation(loc, "then"), dispatch)
           if (node.else === undefined) return ctx
-          return yield* run(node.else, ctx, `${loc}.else`, dispatch)
+          return yield* run(node.else, ctx, partLocation(loc, "else"), dispatch)
         })
       case "loop":
         return Effect.gen(function*() {
@@ -97,7 +98,7 @@ const run = <R>(node: FlowNode, ctx: unknown, loc: string, dispatch: Dispatch<R>
           for (let counter = 0; counter < node.max;) {
             const cond = yield* evaluate(node, current, loc, "cond", node.cond)
             if (!truthy(cond)) break
-            current = yield* run(node.body, current, `${loc}.body`, dispatch)
+            current = yield* run(node.body, current, partLocation(loc, "body"), dispatch)
             counter += 1
             current = yield* write(node, current, loc, "counter", node.counter, counter)
           }
@@ -106,14 +107,14 @@ const run = <R>(node: FlowNode, ctx: unknown, loc: string, dispatch: Dispatch<R>
       case "fanout":
         return runFanout(node, ctx, loc, dispatch)
       case "try":
-        return run(node.body, ctx, `${loc}.body`, dispatch).pipe(
+        return run(node.body, ctx, partLocation(loc, "body"), dispatch).pipe(
           // catchAll sees failures only: interruption and defects pass through.
           Effect.catchAll((error) =>
             Effect.flatMap(
               node.err_at === undefined
                 ? Effect.succeed(ctx)
                 : write(node, ctx, loc, "err_at", node.err_at, error.message),
-              (restored) => run(node.catch, restored, `${loc}.catch`, dispatch)
+              (restored) => run(node.catch, restored, partLocation(loc, "catch"), dispatch)
             )
           )
         )
@@ -149,7 +150,7 @@ const runFanout = <R>(
     const branch = (item: unknown) =>
       Effect.flatMap(
         write(node, ctx, loc, "bind", node.bind, item),
-        (own) => run(node.body, own, `${loc}.body`, dispatch)
+        (own) => run(node.body, own, partLocation(loc, "body"), dispatch)
       )
     const needsOne = () =>
       new FlowError({ message: `${where(node, loc)}: join ${node.join} needs at least one item, items is empty` })

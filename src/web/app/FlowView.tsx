@@ -5,6 +5,7 @@
  */
 import type { AgentDef, Blueprint, FlowNode } from "../../protocol/blueprint.js"
 import type { Run, Step } from "./api.js"
+import { childLocation, flowLocation, partLocation } from "../../protocol/location.js"
 import { agentOf, nodeLabel, type OpenRequest, placeSteps, waitsOn } from "./flow.js"
 import { Json } from "./Json.js"
 import { duration } from "./poll.js"
@@ -69,7 +70,7 @@ const Node = ({ node, path, ctx, after }: { node: FlowNode; path: string; ctx: C
           <span class="kind">in order</span>
           <ol class="flow">
             {node.children.map((child, i) => (
-              <Node key={i} node={child} path={`${path}.children[${i}]`} ctx={ctx}
+              <Node key={i} node={child} path={childLocation(path, i)} ctx={ctx}
                 {...(i > 0 ? { after: nodeLabel(node.children[i - 1]!) } : after !== undefined ? { after } : {})} />
             ))}
           </ol>
@@ -80,14 +81,14 @@ const Node = ({ node, path, ctx, after }: { node: FlowNode; path: string; ctx: C
         <li class="node" data-path={path}>
           <span class="kind">fanout</span> one branch per item, all at once, join <strong>{node.join}</strong>{" "}
           <span class="muted">(attempt n = the n-th branch to start)</span>
-          <ul class="flow"><Node node={node.body} path={`${path}.body`} ctx={ctx} {...(after !== undefined ? { after } : {})} /></ul>
+          <ul class="flow"><Node node={node.body} path={partLocation(path, "body")} ctx={ctx} {...(after !== undefined ? { after } : {})} /></ul>
         </li>
       )
     case "loop":
       return (
         <li class="node" data-path={path}>
           <span class="kind">loop</span> up to {node.max} rounds <span class="muted">(attempt n = round n)</span>
-          <ul class="flow"><Node node={node.body} path={`${path}.body`} ctx={ctx} {...(after !== undefined ? { after } : {})} /></ul>
+          <ul class="flow"><Node node={node.body} path={partLocation(path, "body")} ctx={ctx} {...(after !== undefined ? { after } : {})} /></ul>
         </li>
       )
     case "branch":
@@ -95,9 +96,9 @@ const Node = ({ node, path, ctx, after }: { node: FlowNode; path: string; ctx: C
         <li class="node" data-path={path}>
           <span class="kind">branch</span> on a condition
           <ul class="flow">
-            <li class="node"><span class="kind">then</span><ul class="flow"><Node node={node.then} path={`${path}.then`} ctx={ctx} /></ul></li>
+            <li class="node"><span class="kind">then</span><ul class="flow"><Node node={node.then} path={partLocation(path, "then")} ctx={ctx} /></ul></li>
             {node.else && (
-              <li class="node"><span class="kind">else</span><ul class="flow"><Node node={node.else} path={`${path}.else`} ctx={ctx} /></ul></li>
+              <li class="node"><span class="kind">else</span><ul class="flow"><Node node={node.else} path={partLocation(path, "else")} ctx={ctx} /></ul></li>
             )}
           </ul>
         </li>
@@ -107,8 +108,8 @@ const Node = ({ node, path, ctx, after }: { node: FlowNode; path: string; ctx: C
         <li class="node" data-path={path}>
           <span class="kind">try</span>
           <ul class="flow">
-            <li class="node"><span class="kind">body</span><ul class="flow"><Node node={node.body} path={`${path}.body`} ctx={ctx} /></ul></li>
-            <li class="node"><span class="kind">on failure</span><ul class="flow"><Node node={node.catch} path={`${path}.catch`} ctx={ctx} /></ul></li>
+            <li class="node"><span class="kind">body</span><ul class="flow"><Node node={node.body} path={partLocation(path, "body")} ctx={ctx} /></ul></li>
+            <li class="node"><span class="kind">on failure</span><ul class="flow"><Node node={node.catch} path={partLocation(path, "catch")} ctx={ctx} /></ul></li>
           </ul>
         </li>
       )
@@ -127,7 +128,7 @@ export const FlowView = ({ run, blueprint, open, note }: {
   const steps = run.steps ?? []
   if (blueprint !== undefined) {
     const ctx: Ctx = { blueprint, run, placed: placeSteps(blueprint.flow, steps), open }
-    return <ul class="flow flow-root" aria-label="flow of the blueprint"><Node node={blueprint.flow} path="$.flow" ctx={ctx} /></ul>
+    return <ul class="flow flow-root" aria-label="flow of the blueprint"><Node node={blueprint.flow} path={flowLocation} ctx={ctx} /></ul>
   }
   const ctx: Ctx = { blueprint: undefined, run, placed: new Map(), open }
   const ordered = [...steps].sort((a, b) => a.started_at.localeCompare(b.started_at))

@@ -78,10 +78,7 @@ const useEvents = (runId: string, onEvent: () => void) => {
   return { events, error }
 }
 
-/**
- * The run's blueprint, when the public API has it: a task launched from a stored blueprint
- * names its id and version. An inline blueprint is not in the task view.
- */
+/** The run's blueprint: the task view carries the snapshot the task runs (stored or inline). */
 const useBlueprint = (taskId: string | undefined) => {
   const [state, setState] = useState<{ blueprint?: Blueprint; note?: string }>({})
   useEffect(() => {
@@ -90,15 +87,10 @@ const useBlueprint = (taskId: string | undefined) => {
     let live = true
     const load = async () => {
       try {
-        const task = await call<{ blueprint_id: string; blueprint_version?: number }>("GET", `/v1/tasks/${taskId}`)
-        if (task.blueprint_version === undefined) {
-          return { note: "The flow's structure is shown for runs of a stored blueprint; this run's blueprint was sent inline, so its steps are listed in start order." }
-        }
-        const stored = await call<{ blueprint: Blueprint }>(
-          "GET",
-          `/v1/blueprints/${encodeURIComponent(task.blueprint_id)}?version=${task.blueprint_version}`
-        )
-        return { blueprint: stored.blueprint }
+        const task = await call<{ blueprint?: Blueprint }>("GET", `/v1/tasks/${taskId}`)
+        return task.blueprint !== undefined
+          ? { blueprint: task.blueprint }
+          : { note: "The task view has no blueprint (an older server); the steps are listed in start order." }
       } catch (e) {
         return { note: `The blueprint could not be read (${messageOf(e)}); the steps are listed in start order.` }
       }

@@ -104,6 +104,8 @@ export interface Step {
   step_id: string
   ref: string
   attempt: number
+  /** The step node's location in the blueprint; absent from servers that predate it. */
+  location?: string
   status: string
   started_at: string
   finished_at?: string

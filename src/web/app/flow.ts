@@ -2,15 +2,18 @@
  * The run page's flow model, pure so it is tested without a browser: which step node of
  * the blueprint each executed step belongs to, and what a step waits on.
  *
- * The run view gives a step its `ref` and `attempt` but not its node. `attempt` counts the
- * dispatches of one node within the run, so a node outside every loop and fanout has only
- * attempt 1, and a node's attempt n follows its attempt n-1. Taking the steps in start
- * order, attempt 1 goes to the first node of that ref (document order) without one, and
- * attempt n to the first node inside a loop or fanout that has n-1 and not n yet. That
- * places sequences and a ref inside one loop or fanout right; a ref in two loops or
- * fanouts, or in both arms of a `branch` or `try`, is ambiguous (the first one wins).
+ * The run view gives each step its node's `location` (written as protocol/location.ts
+ * says, the same way stepNodes writes it), so a step goes exactly to its node: loops,
+ * fanouts, both arms of a `branch`, one agent used twice.
+ *
+ * A step without a `location` (a server older than that field) is placed by a guess:
+ * `attempt` counts the dispatches of one node within the run, so taking the steps in
+ * start order, attempt 1 goes to the first node of that ref (document order) without one,
+ * and attempt n to the first node inside a loop or fanout that has n-1 and not n yet. A ref
+ * in two loops or fanouts, or in both arms of a `branch` or `try`, is ambiguous there.
  */
 import type { AgentDef, Blueprint, FlowNode } from "../../protocol/blueprint.js"
+import { childLocation, flowLocation, partLocation } from "../../protocol/location.js"
 import type { Step } from "./api.js"
 
 /** A run event as the page keeps it (the fields it reads). */
@@ -36,19 +39,19 @@ export interface StepPlace {
 }
 
 /** The step nodes of a flow in document order. */
-export const stepNodes = (flow: FlowNode, at = "$.flow", repeats = false): Array<StepPlace> => {
+export const stepNodes = (flow: FlowNode, at = flowLocation, repeats = false): Array<StepPlace> => {
   switch (flow.kind) {
     case "step":
       return [{ path: at, ref: flow.ref, repeats }]
     case "seq":
-      return flow.children.flatMap((child, i) => stepNodes(child, `${at}.children[${i}]`, repeats))
+      return flow.children.flatMap((child, i) => stepNodes(child, childLocation(at, i), repeats))
     case "branch":
-      return [...stepNodes(flow.then, `${at}.then`, repeats), ...(flow.else ? stepNodes(flow.else, `${at}.else`, repeats) : [])]
+      return [...stepNodes(flow.then, partLocation(at, "then"), repeats), ...(flow.else ? stepNodes(flow.else, partLocation(at, "else"), repeats) : [])]
     case "loop":
     case "fanout":
-      return stepNodes(flow.body, `${at}.body`, true)
+      return stepNodes(flow.body, partLocation(at, "body"), true)
     case "try":
-      return [...stepNodes(flow.body, `${at}.body`, repeats), ...stepNodes(flow.catch, `${at}.catch`, repeats)]
+      return [...stepNodes(flow.body, partLocation(at, "body"), repeats), ...stepNodes(flow.catch, partLocation(at, "catch"), repeats)]
     case "assign":
       return []
   }
@@ -62,6 +65,11 @@ export const placeSteps = (flow: FlowNode, steps: ReadonlyArray<Step>): Map<stri
   const placed = new Map<string, Array<Step>>(nodes.map((n) => [n.path, []]))
   const has = (n: StepPlace, attempt: number) => placed.get(n.path)!.some((s) => s.attempt === attempt)
   for (const step of [...steps].sort(byStart)) {
+    const exact = step.location !== undefined ? placed.get(step.location) : undefined
+    if (exact !== undefined) {
+      exact.push(step)
+      continue
+    }
     const candidates = nodes.filter((n) => n.ref === step.ref)
     const home = step.attempt <= 1
       ? candidates.find((n) => !has(n, 1))
