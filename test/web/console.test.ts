@@ -124,6 +124,23 @@ describe("web console", () => {
     client.close()
   })
 
+  it("a run page shows an inline blueprint's tree, each step on the arm it ran", { timeout: 30_000 }, async () => {
+    const arm = (out: string) => ({ kind: "step", ref: "id", in: { op: "path", at: "$.task" }, out })
+    const launched = await launch(s.server, {
+      blueprint: {
+        agents: [{ name: "id", kind: "builtin", fn: "identity" }],
+        flow: { kind: "branch", cond: { op: "path", at: "$.go" }, then: arm("$.then"), else: arm("$.else") }
+      },
+      input: { task: "t", go: false }
+    })
+    const page = await s.open(`#/runs/${launched.run_id}`)
+    const onArm = (path: string) => page.locator(`li.node-step[data-path="${path}"] li.step .status`)
+    // the same agent in both arms: the step sits on the else arm it ran, not the first node of its ref
+    await expect.poll(() => onArm("$.flow.else").allTextContents(), { timeout: 10_000 }).toEqual(["passed"])
+    expect(await onArm("$.flow.then").count()).toBe(0)
+    expect(await page.locator(`ul.flow-root`).count()).toBe(1)
+  })
+
   it("a run page follows the event stream again after it breaks, from the last event it saw", { timeout: 30_000 }, async () => {
     const launched = await launch(s.server, { blueprint: operatorBlueprint(), input: { task: "t" } })
     const context = await s.browser.newContext({ viewport: { width: 1100, height: 900 } })
