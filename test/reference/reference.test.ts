@@ -77,6 +77,15 @@ describe("GET /v1/openapi.json", () => {
     expect(missing).toEqual([])
   })
 
+  it("shows a run view step's location and a task view's blueprint", async () => {
+    const doc = await openapi() as any
+    const ok = (path: string) => doc.paths[path].get.responses["200"].content["application/json"].schema
+    const step = ok("/v1/runs/{id}").properties.steps.items
+    expect(step.required).toContain("location")
+    expect(step.properties.location).toMatchObject({ type: "string" })
+    expect(ok("/v1/tasks/{id}").required).toContain("blueprint")
+  })
+
   it("documents no route the server does not answer", async () => {
     const doc = await openapi()
     for (const [path, operations] of Object.entries(doc.paths)) {
