@@ -68,6 +68,29 @@ describe("Capabilities", () => {
       expect((yield* Effect.flip(caps.verify(other.token)))._tag).toBe("BadCredential")
     }).pipe(Effect.provide(layer)))
 
+  it.effect("each refusal says what is wrong; a token with characters the decoder would skip is refused", () =>
+    Effect.gen(function*() {
+      const caps = yield* Capabilities
+      const cap = yield* caps.mint(STEP, RUN)
+      const refusal = (credential: string) =>
+        Effect.map(Effect.flip(caps.verify(credential)), (e) => ({ tag: e._tag, message: e.message }))
+      // the same bytes once decoded, but not the canonical text: never a second spelling of a token
+      expect(yield* refusal(`${cap.token}!`)).toEqual({
+        tag: "BadCredential",
+        message: "the credential is neither a worker handle nor a capability token"
+      })
+      const flipped = Buffer.from(cap.token, "base64url")
+      flipped[flipped.length - 1] = (flipped[flipped.length - 1] ?? 0) ^ 1
+      expect(yield* refusal(flipped.toString("base64url"))).toEqual({
+        tag: "BadCredential",
+        message: "the capability token's signature does not match"
+      })
+      expect(yield* refusal("wh-aaaaaaaaaaaa")).toEqual({ tag: "BadCredential", message: "unknown worker handle" })
+      yield* TestClock.adjust(Duration.minutes(30))
+      expect(yield* refusal(cap.token)).toEqual({ tag: "CredentialExpired", message: "the capability token has expired" })
+      expect(yield* refusal(cap.handle)).toEqual({ tag: "CredentialExpired", message: "the worker handle has expired" })
+    }).pipe(Effect.provide(layer)))
+
   it.effect("refresh re-mints only near expiry, and keeps the handle working", () =>
     Effect.gen(function*() {
       const caps = yield* Capabilities
