@@ -6,7 +6,7 @@
 import { HttpServerRequest, type HttpServerResponse } from "@effect/platform"
 import { Context, Effect, Metric } from "effect"
 import { type KnownRoute, patternOf } from "./ErrorMiddleware.js"
-import { metrics } from "../services/Telemetry.js"
+import { metrics, taggedOnce } from "../services/Telemetry.js"
 
 export const countRequests = (routes: ReadonlyArray<KnownRoute>) => {
   const compiled = routes.map((r) => ({ ...r, pattern: patternOf(r.path) }))
@@ -23,28 +23,13 @@ export const countRequests = (routes: ReadonlyArray<KnownRoute>) => {
       compiled.find((r) => r.pattern.test(path))
     return found === undefined ? "unmatched" : found.path
   }
-  // one tagged counter per (route, method, status), made once: tagging a metric builds and
-  // hashes a new key, which is not work to redo on every request
-  const counters = new Map<string, Metric.Metric.Counter<number>>()
-  const counterOf = (route: string, method: string, status: number) => {
-    const key = `${route} ${method} ${status}`
-    let counter = counters.get(key)
-    if (counter === undefined) {
-      counter = metrics.httpRequests.pipe(
-        Metric.tagged("route", route),
-        Metric.tagged("method", method),
-        Metric.tagged("status", String(status))
-      )
-      counters.set(key, counter)
-    }
-    return counter
-  }
+  const counterOf = taggedOnce(metrics.httpRequests, ["route", "method", "status"])
   return <E, R>(
     app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
   ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest> =>
     Effect.withFiberRuntime((fiber) => {
       const request = Context.unsafeGet(fiber.currentContext, HttpServerRequest.HttpServerRequest)
       return Effect.tap(app, (response) =>
-        Metric.increment(counterOf(routeOf(request.method, request.url), request.method, response.status)))
+        Metric.increment(counterOf(routeOf(request.method, request.url), request.method, String(response.status))))
     })
 }

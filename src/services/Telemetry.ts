@@ -4,7 +4,7 @@
  * event log. Everything here carries ids, refs, statuses and durations only: never a token,
  * a worker handle or a body (prompts, replies, results).
  */
-import { Cause, Duration, Effect, Exit, FiberRef, LogLevel, Metric, MetricBoundaries, MetricKey, MetricLabel, Option } from "effect"
+import { Cause, Duration, Effect, Exit, FiberRef, LogLevel, Metric, MetricBoundaries, MetricKey, Option } from "effect"
 import type { RunEvent } from "../protocol/records.js"
 
 /** Seconds, from 5 ms to about 1.5 h: covers a quick reply up to a long sub-agent step. */
@@ -57,23 +57,31 @@ const logAt = (level: LogLevel.LogLevel, message: string, annotations: () => Rec
       ? Effect.void
       : Effect.logWithLevel(level, message).pipe(Effect.annotateLogs(annotations())))
 
-/** Step durations by (ref, status): one metric per pair, kept, so an update is no registry lookup. */
-const stepSecondsOf = (() => {
-  const byTags = new Map<string, Metric.Metric.Histogram<number>>()
-  return (ref: string, status: string) => {
-    const id = `${status}\u0000${ref}`
-    let metric = byTags.get(id)
+/**
+ * `base` tagged with `names` = the given values, made once per distinct values and kept:
+ * tagging builds and hashes a new metric key, which is not work to redo per request or step.
+ * Bounded, because some values come from users (blueprint refs): past `max` the cache starts over.
+ */
+export const taggedOnce = <Type, In, Out>(
+  base: Metric.Metric<Type, In, Out>,
+  names: ReadonlyArray<string>,
+  max = 1_000
+) => {
+  const cache = new Map<string, Metric.Metric<Type, In, Out>>()
+  return (...values: ReadonlyArray<string>): Metric.Metric<Type, In, Out> => {
+    const id = values.join("\u0000")
+    let metric = cache.get(id)
     if (metric === undefined) {
-      // refs come from blueprints: bounded so a stream of new names cannot grow it forever
-      if (byTags.size >= 1_000) byTags.clear()
-      metric = Metric.fromMetricKey(
-        MetricKey.taggedWithLabels(stepSecondsKey, [MetricLabel.make("ref", ref), MetricLabel.make("status", status)])
-      )
-      byTags.set(id, metric)
+      if (cache.size >= max) cache.clear()
+      metric = names.reduce((m, name, i) => Metric.tagged(m, name, values[i] ?? ""), base)
+      cache.set(id, metric)
     }
     return metric
   }
-})()
+}
+
+/** Step durations by (ref, status). */
+const stepSecondsOf = taggedOnce(metrics.stepSeconds, ["ref", "status"])
 
 export const makeEventObserver = () => {
   const runStarts = new Map<string, number>()
@@ -153,14 +161,4 @@ export const trackRequest = (kind: string) =>
   )
 }
 
-// tagged once per (kind, outcome): tagging builds and hashes a new metric key
-const requestSeconds = new Map<string, Metric.Metric.Histogram<number>>()
-const requestSecondsOf = (kind: string, outcome: string) => {
-  const key = `${kind} ${outcome}`
-  let metric = requestSeconds.get(key)
-  if (metric === undefined) {
-    metric = metrics.requestSeconds.pipe(Metric.tagged("kind", kind), Metric.tagged("outcome", outcome))
-    requestSeconds.set(key, metric)
-  }
-  return metric
-}
+const requestSecondsOf = taggedOnce(metrics.requestSeconds, ["kind", "outcome"])
