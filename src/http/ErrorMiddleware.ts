@@ -76,7 +76,8 @@ const fieldName = (path: ReadonlyArray<PropertyKey>) => cut(path.map(String).joi
 /** How many problems the message names before it says "and N more" (all are in details, capped). */
 const MESSAGE_PROBLEMS = 5
 
-const decodeErrorEnvelope = (issues: ReadonlyArray<DecodeIssue>) => {
+/** HttpApi's decode issues as the 400 `invalid_request` envelope (also the lean worker path's). */
+export const decodeErrorEnvelope = (issues: ReadonlyArray<DecodeIssue>) => {
   // a union member that failed at the root (e.g. `null`) only adds noise next to a field problem
   const named = issues.filter((i) => i.path.length > 0)
   const seen = new Set<string>()
@@ -165,36 +166,39 @@ const handleCause = (
     )
   }
   if (error instanceof HttpServerError.RequestError) {
-    if (error.cause instanceof BodyTooLarge) {
-      const { declared, limit } = error.cause
-      return Effect.succeed(envelopeResponse(
-        413,
-        "payload_too_large",
-        `the request body ${
-          declared === undefined ? "exceeds" : `is ${declared} bytes, over`
-        } the limit of ${limit} bytes for this route; send less`,
-        { headers: { connection: "close" } }
-      ))
-    }
-    if (error.cause instanceof JsonTooDeep) {
-      return Effect.succeed(envelopeResponse(400, "too_deep", tooDeepMessage("the request body")))
-    }
-    if (error.cause instanceof InvalidJsonBody) {
-      return Effect.succeed(envelopeResponse(
-        400,
-        "invalid_json",
-        `the request body is not valid JSON (${error.cause.reason}); send one JSON value`
-      ))
-    }
-    return Effect.succeed(envelopeResponse(
-      400,
-      "bad_request",
-      `the request could not be read${error.description ? ` (${error.description})` : ""}; send it again`
-    ))
+    return Effect.succeed(bodyErrorResponse(error.cause, error.description))
   }
-  return Effect.logError("request failed with an unexpected error", cause).pipe(
-    Effect.annotateLogs({ method: request.method, url: request.url }),
+  return unexpectedFailure(request.method, request.url, cause)
+}
+
+/** Logged, and a 500 that says where to look (the lean worker path answers its defects alike). */
+export const unexpectedFailure = (method: string, url: string, cause: Cause.Cause<unknown>) =>
+  Effect.logError("request failed with an unexpected error", cause).pipe(
+    Effect.annotateLogs({ method, url }),
     Effect.as(envelopeResponse(500, "internal_error", "internal server error; the server log has the details"))
+  )
+
+/** A body that could not be read or parsed (`cause` from limits.ts): 413, 400 `too_deep` / `invalid_json` / `bad_request`. */
+export const bodyErrorResponse = (cause: unknown, description: string | undefined): HttpServerResponse.HttpServerResponse => {
+  if (cause instanceof BodyTooLarge) {
+    const { declared, limit } = cause
+    return envelopeResponse(
+      413,
+      "payload_too_large",
+      `the request body ${
+        declared === undefined ? "exceeds" : `is ${declared} bytes, over`
+      } the limit of ${limit} bytes for this route; send less`,
+      { headers: { connection: "close" } }
+    )
+  }
+  if (cause instanceof JsonTooDeep) return envelopeResponse(400, "too_deep", tooDeepMessage("the request body"))
+  if (cause instanceof InvalidJsonBody) {
+    return envelopeResponse(400, "invalid_json", `the request body is not valid JSON (${cause.reason}); send one JSON value`)
+  }
+  return envelopeResponse(
+    400,
+    "bad_request",
+    `the request could not be read${description ? ` (${description})` : ""}; send it again`
   )
 }
 

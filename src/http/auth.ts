@@ -23,6 +23,13 @@ export const AuthHeaders = Schema.Struct({
 
 const bearer = /^Bearer[ \t]+([^\s]+)[ \t]*$/i
 
+/** The token of a well-formed `Bearer` header, else undefined (the lean worker path's sync check). */
+export const bearerValue = (authorization: string | undefined): string | undefined => {
+  if (authorization === undefined) return undefined
+  const match = bearer.exec(authorization)
+  return match === null ? undefined : match[1]
+}
+
 /** The bearer value, or 401 `missing_credential` / `malformed_credential`. */
 export const bearerToken = (authorization: string | undefined): Effect.Effect<string, Unauthorized> => {
   if (authorization === undefined || authorization.trim() === "") {

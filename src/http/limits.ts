@@ -5,7 +5,7 @@
  * buffered whole.
  */
 import { HttpServerError, type HttpServerRequest, UrlParams } from "@effect/platform"
-import { Data, Effect, type Exit, Stream } from "effect"
+import { Data, Effect, Either, type Exit, Stream } from "effect"
 import { IncomingMessage } from "node:http"
 import type { BodyLimits } from "../layers/ServerConfig.js"
 import { cut, isTooDeep } from "../protocol/json.js"
@@ -38,7 +38,8 @@ export const declaredLength = (headers: Readonly<Record<string, string | undefin
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined
 }
 
-const readCapped = (source: IncomingMessage, limit: number): Effect.Effect<Uint8Array, BodyTooLarge | Error> =>
+/** The body of `source`, refused past `limit` (declared or counted) without buffering the rest. */
+export const readCapped = (source: IncomingMessage, limit: number): Effect.Effect<Uint8Array, BodyTooLarge | Error> =>
   Effect.async((resume) => {
     const declared = declaredLength(source.headers as Record<string, string | undefined>)
     if (declared !== undefined && declared > limit) {
@@ -110,15 +111,22 @@ const bytesOf = (state: LimitState): Effect.Effect<Uint8Array, HttpServerError.R
 
 const textOf = (state: LimitState) => Effect.map(bytesOf(state), (b) => decoder.decode(b))
 
+/** A JSON body's text as a value (empty is `null`), or why not: one rule for the platform and the lean worker path. */
+export const parseJsonBody = (text: string): Either.Either<unknown, JsonTooDeep | InvalidJsonBody> => {
+  if (isTooDeep(text)) return Either.left(new JsonTooDeep())
+  try {
+    return Either.right(text === "" ? null : JSON.parse(text))
+  } catch (e) {
+    return Either.left(new InvalidJsonBody({ reason: cut(e instanceof Error ? e.message : String(e)) }))
+  }
+}
+
 const jsonOf = (state: LimitState) =>
-  Effect.flatMap(textOf(state), (t) => {
-    if (isTooDeep(t)) return Effect.fail(failWith(state, new JsonTooDeep()))
-    try {
-      return Effect.succeed<unknown>(t === "" ? null : JSON.parse(t))
-    } catch (e) {
-      return Effect.fail(failWith(state, new InvalidJsonBody({ reason: cut(e instanceof Error ? e.message : String(e)) })))
-    }
-  })
+  Effect.flatMap(textOf(state), (t) =>
+    Either.match(parseJsonBody(t), {
+      onLeft: (e) => Effect.fail(failWith(state, e)),
+      onRight: (value) => Effect.succeed(value)
+    }))
 
 /**
  * The body readers of a limited request, shared by every request: each getter reads its

@@ -15,6 +15,7 @@ import { SessionDirectory } from "../services/SessionDirectory.js"
 import { Sessions } from "../services/Sessions.js"
 import { EngineLive } from "./Engine.js"
 import { HttpLive, NodeServerLive } from "./HttpServer.js"
+import { LeanWorkerLive } from "./LeanWorker.js"
 import { MemoryStorage } from "./MemoryStorage.js"
 import type { StorageUnavailable } from "./sqlite/DataDir.js"
 import { SqliteStorage } from "./SqliteStorage.js"
@@ -144,7 +145,12 @@ export const AppLive = (
   )
   // sockets are built after the engine so they close (1001) before it interrupts its runs:
   // a run stopped by shutdown must not send `cancel` for requests it re-issues after a restart
-  const Served = HttpLive.pipe(Layer.provideMerge(WsUpgrade.layer), Layer.provideMerge(WithEngine))
+  // the lean worker path goes in front of the router's listener once the router serves
+  const Served = LeanWorkerLive.pipe(
+    Layer.provideMerge(HttpLive),
+    Layer.provideMerge(WsUpgrade.layer),
+    Layer.provideMerge(WithEngine)
+  )
   return Layer.mergeAll(IdleSweepLive, StartupLogLive, ShutdownLogLive).pipe(
     Layer.provideMerge(Served),
     Layer.provideMerge(ServerConfig.layer(input))

@@ -4,7 +4,7 @@
  */
 import { HttpLayerRouter } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Effect, Layer } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { createServer, type Server, STATUS_CODES } from "node:http"
 import type { Socket } from "node:net"
 import type { Duplex } from "node:stream"
@@ -65,9 +65,18 @@ export const makeNodeServer = () => {
   return server
 }
 
-/** Listens on the configured host and port once built. */
+/** The node server itself, for the listener in front of the router (LeanWorker.ts). */
+export class NodeServer extends Context.Tag("swarmgate/NodeServer")<NodeServer, Server>() {}
+
+/** Listens on the configured host and port once built; also provides the node server. */
 export const NodeServerLive = Layer.unwrapEffect(
-  Effect.map(ServerConfig, (config) => NodeHttpServer.layer(makeNodeServer, { host: config.host, port: config.port }))
+  Effect.map(ServerConfig, (config) => {
+    const server = makeNodeServer()
+    return Layer.merge(
+      NodeHttpServer.layer(() => server, { host: config.host, port: config.port }),
+      Layer.succeed(NodeServer, server)
+    )
+  })
 )
 
 /** The routes served on whatever `HttpServer` is provided; per-request logging off, request counting on. */

@@ -47,6 +47,8 @@ export interface ServerConfigShape {
   /** Keep everything in memory (no SQLite). */
   readonly memory: boolean
   readonly dataDir: string
+  /** Serve `/v1/worker/*` through the lean path (LeanWorker.ts); undefined: env `SWARMGATE_LEAN_WORKER`, else on. */
+  readonly leanWorker: boolean | undefined
 }
 
 export interface ServerConfigInput {
@@ -63,6 +65,7 @@ export interface ServerConfigInput {
   readonly deadlines?: SessionDeadlines
   readonly memory?: boolean
   readonly dataDir?: string
+  readonly leanWorker?: boolean
 }
 
 const MiB = 1024 * 1024
@@ -93,7 +96,8 @@ export const makeServerConfig = (input: ServerConfigInput = {}): ServerConfigSha
   },
   deadlines: input.deadlines ?? {},
   memory: input.memory ?? false,
-  dataDir: input.dataDir ?? defaultDataDir()
+  dataDir: input.dataDir ?? defaultDataDir(),
+  leanWorker: input.leanWorker
 })
 
 export class ServerConfig extends Context.Tag("swarmgate/ServerConfig")<ServerConfig, ServerConfigShape>() {
