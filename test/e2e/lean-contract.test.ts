@@ -11,7 +11,7 @@ import { bearer, connect, login, request, type TestServer } from "./helpers.js"
 import { handOut, type HandedOut, spawnAck, waitRun } from "./routes-fixtures.js"
 
 interface Served extends TestServer {
-  readonly stopped: () => Promise<unknown>
+  readonly stopped: () => Promise<{ readonly code: number | null }>
 }
 
 const serve = async (env: Record<string, string>, args: ReadonlyArray<string> = []): Promise<Served> => {
@@ -276,5 +276,24 @@ describe("an expired credential", () => {
     expect({ ...ra, body: normal(ra.body) }).toEqual({ ...rb, body: normal(rb.body) })
     x.client.close()
     y.client.close()
+  })
+})
+
+describe("shutdown", () => {
+  it("an ask in flight ends with the server on both paths, which exit 0 within 5 s", { timeout: 120_000 }, async () => {
+    const pair = await Promise.all([serve({}), serve({ SWARMGATE_LEAN_WORKER: "0" })])
+    const outcomes = await Promise.all(pair.map(async (s) => {
+      const o = await handOut(s)
+      const pending = send(s, "POST", "/v1/worker/ask", { headers: json(o.handle), body: "{\"question\":1}" }).then(
+        (a) => `${a.status} ${code(a)}`,
+        (e: NodeJS.ErrnoException) => `cut (${e.code})`
+      )
+      await o.client.waitFor((f) => f.type === "ask")
+      const t0 = Date.now()
+      const exit = await s.stopped()
+      return { exit: exit.code, fast: Date.now() - t0 < 5_000, answer: await pending }
+    }))
+    expect(outcomes[0]).toMatchObject({ exit: 0, fast: true })
+    expect(outcomes[0]).toEqual(outcomes[1])
   })
 })
