@@ -19,7 +19,7 @@ import { Cause, Data, Effect, Either, Metric, Option, ParseResult, Runtime, Sche
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http"
 import type { ServerConfigShape } from "../layers/ServerConfig.js"
 import type { CapabilitiesShape, StepBinding } from "../services/Capabilities.js"
-import { metrics, taggedOnce } from "../services/Telemetry.js"
+import { metricKeys, taggedOnce } from "../services/Telemetry.js"
 import type { WorkerShape } from "../services/Worker.js"
 import { bearerValue } from "./auth.js"
 import { makeEdgeRules } from "./edge.js"
@@ -142,7 +142,7 @@ export const makeLeanWorker = (deps: LeanWorkerDeps, runtime: Runtime.Runtime<ne
   const claim = makeClaim(deps.config)
   const runFork = Runtime.runFork(runtime)
   const { worker, capabilities, config } = deps
-  const counterOf = taggedOnce(metrics.httpRequests, ["route", "method", "status"])
+  const counterOf = taggedOnce(metricKeys.httpRequests, ["route", "method", "status"])
   const encoders = {
     prompt: Schema.encodeUnknown(endpoints.prompt.successSchema),
     submit: Schema.encodeUnknown(endpoints.submit.successSchema),
