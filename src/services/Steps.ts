@@ -64,7 +64,12 @@ export interface StepsShape {
 
 const verdictOf = (value: unknown): string | undefined => {
   if (typeof value === "string") return value.trim()
-  if (typeof value === "object" && value !== null && typeof (value as { verdict?: unknown }).verdict === "string") {
+  if (
+    value !== null &&
+    // Stryker disable next-line ConditionalExpression: a primitive's `.verdict` is undefined (strings returned above), so `true` here changes nothing
+    typeof value === "object" &&
+    typeof (value as { verdict?: unknown }).verdict === "string"
+  ) {
     return ((value as { verdict: string }).verdict).trim()
   }
   return undefined
@@ -100,6 +105,7 @@ export const endedRecord = (s: StepRecord, end: StepEnd, at: string): StepRecord
   return next
 }
 
+// Stryker disable next-line StringLiteral: the tag's key only names it; every use goes through the class
 export class Steps extends Context.Tag("swarmgate/Steps")<Steps, StepsShape>() {
   static readonly layer: Layer.Layer<Steps, never, StepRepo> = Layer.effect(
     Steps,
@@ -177,6 +183,7 @@ export class Steps extends Context.Tag("swarmgate/Steps")<Steps, StepsShape>() {
       // subprocess) have one writer, the dispatching fiber, and skip the lock.
       const finish: StepsShape["finish"] = (stepId, end, at) =>
         Effect.flatMap(repo.get(stepId), (found) => {
+          // Stryker disable next-line BlockStatement: without the fast path the step takes its lock, which is only slower
           if (Option.isSome(found) && found.value.seat === undefined) {
             const next = endedRecord(found.value, end, at)
             return Effect.as(repo.put(next), Option.some(next))
@@ -192,12 +199,15 @@ export class Steps extends Context.Tag("swarmgate/Steps")<Steps, StepsShape>() {
           Effect.forEach(
             list.filter((s) => !isStepFinished(s.status) && s.sealed !== true),
             (s) => Effect.asVoid(seal(s.step_id)),
+            // Stryker disable next-line ObjectLiteral,BooleanLiteral: only whether the results are kept; sealRun returns nothing
             { discard: true }
           ))
 
       return {
         // a resumed operator step's worker may still hold a credential for it
-        open: (record) => record.seat === undefined ? repo.put(record) : lock.withLock(record.step_id)(repo.put(record)),
+        open: (record) =>
+          // Stryker disable next-line ConditionalExpression: `false` takes the lock for every step, only slower (`true` is killed by steps-ownership.test.ts)
+          record.seat === undefined ? repo.put(record) : lock.withLock(record.step_id)(repo.put(record)),
         get: repo.get,
         listByRun: repo.listByRun,
         setStatus: (stepId, status: StepStatus) => update(stepId, (s) => ({ ...s, status })),
