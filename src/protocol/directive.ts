@@ -82,7 +82,8 @@ export const renderDirective = (input: DirectiveInput): string => {
     ] :
     []
 
-  const promptLines = subagentPromptLines({ agent, taskId, baseUrl: base, workerHandle: handle }).slice(0, 4)
+  // without the alias: the alias line is asked for above, as a fifth line
+  const promptLines = subagentPromptLines({ agent, taskId, baseUrl: base, workerHandle: handle })
 
   const instruction = [
     "",
