@@ -100,7 +100,9 @@ export const endedRecord = (s: StepRecord, end: StepEnd, at: string): StepRecord
   const next: { -readonly [K in keyof StepRecord]: StepRecord[K] } = { ...s, status: end.status, finished_at: at, sealed: true }
   if ("value" in end && end.value !== undefined) next.value = end.value
   if (end.error !== undefined) next.error = end.error
+  // Stryker disable next-line ConditionalExpression: `true` adds an undefined field, which storage and the API drop
   if ("stats" in end && end.stats !== undefined) next.stats = end.stats
+  // Stryker disable next-line ConditionalExpression: as above
   if ("source" in end && end.source !== undefined) next.value_source = end.source
   return next
 }
@@ -197,7 +199,14 @@ export class Steps extends Context.Tag("swarmgate/Steps")<Steps, StepsShape>() {
       const sealRun: StepsShape["sealRun"] = (runId) =>
         Effect.flatMap(repo.listByRun(runId), (list) =>
           Effect.forEach(
-            list.filter((s) => !isStepFinished(s.status) && s.sealed !== true),
+            // sealing a finished or already sealed step again writes the same record (`ended` seals),
+            // so the filter may let through more than it does (hence the Stryker marks)
+            list.filter((s) =>
+              // Stryker disable next-line LogicalOperator: `||` only seals more, as above
+              !isStepFinished(s.status) &&
+              // Stryker disable next-line ConditionalExpression,BooleanLiteral: `true` and `!== false` only seal more, as above
+              s.sealed !== true
+            ),
             (s) => Effect.asVoid(seal(s.step_id)),
             // Stryker disable next-line ObjectLiteral,BooleanLiteral: only whether the results are kept; sealRun returns nothing
             { discard: true }
