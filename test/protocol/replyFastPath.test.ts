@@ -29,6 +29,8 @@ const cases: ReadonlyArray<string> = [
   `{"type":"nope","req_id":"r5"}`,
   `[1,2]`,
   `"answer"`,
+  `null`,
+  `{"type":"spawn_ack","req_id":"r2","stats":null}`,
   `{not json`,
   `{"__proto__":{"type":"answer"},"req_id":"r6","value":1}`,
   `{"type":"answer","req_id":"r7","value":${"[".repeat(100)}${"]".repeat(100)}}`
