@@ -1,10 +1,15 @@
 // How a run's end is recorded (RunEnding): the run record and the last events a follower
 // reads, and the steps a fanout left running closed as `cancelled` with their own event.
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Stream } from "effect"
+import { Context, Effect, Exit, Layer, Scope, Stream } from "effect"
 import type { AgentDef, FlowNode } from "../../src/protocol/blueprint.js"
+import { EngineLive } from "../../src/layers/Engine.js"
+import { MemoryStorage } from "../../src/layers/MemoryStorage.js"
+import { EngineConfig } from "../../src/services/EngineConfig.js"
 import { Runs } from "../../src/services/Runs.js"
-import { blueprint, step, testLayer } from "./harness.js"
+import { SessionDirectory } from "../../src/services/SessionDirectory.js"
+import { Sessions } from "../../src/services/Sessions.js"
+import { blueprint, eventsUntil, step, testLayer } from "./harness.js"
 
 const fail: AgentDef = { name: "boom", kind: "builtin", fn: "fail" }
 const nap: AgentDef = { name: "nap", kind: "builtin", fn: "sleep" }
@@ -64,4 +69,36 @@ describe("the end of a run", () => {
       expect(okLast).not.toHaveProperty("error")
       expect(okLast).not.toHaveProperty("message")
     }).pipe(Effect.provide(testLayer())))
+
+  it.scoped("a run stopped with the server has not ended: interrupted, no finished_at, its step still running, and its log says why", () =>
+    Effect.gen(function*() {
+      const storage = yield* Layer.build(MemoryStorage)
+      const engine = EngineLive.pipe(
+        Layer.provideMerge(SessionDirectory.fromSessions),
+        Layer.provideMerge(Layer.orDie(Sessions.layer())),
+        Layer.provideMerge(EngineConfig.layer()),
+        Layer.provide(Layer.succeedContext(storage))
+      )
+      const first = yield* Scope.make()
+      const runsA = yield* Effect.map(Layer.buildWithScope(engine, first), Context.get(Runs))
+      const { run_id } = yield* runsA.launch({ blueprint: blueprint([nap], step("nap", "$.nap", "$.y")), input: { nap: { ms: 60_000 } } })
+      yield* eventsUntil(run_id, (e) => e.type === "step_started").pipe(Effect.provideService(Runs, runsA))
+      yield* Scope.close(first, Exit.void)
+
+      const second = yield* Scope.make()
+      const runsB = yield* Effect.map(Layer.buildWithScope(engine, second), Context.get(Runs))
+      const stopped = yield* runsB.get(run_id)
+      expect(stopped.status).toBe("interrupted")
+      expect(stopped).not.toHaveProperty("finished_at")
+      expect(stopped.steps.map((s) => s.status)).toEqual(["running"])
+      const events = yield* eventsUntil(run_id, (e) => e.type === "run_interrupted").pipe(Effect.provideService(Runs, runsB))
+      expect(events.filter((e) => e.type === "run_finished" || e.type === "step_finished")).toEqual([])
+      expect(events[events.length - 1]).toMatchObject({
+        type: "run_interrupted",
+        run_id,
+        status: "interrupted",
+        message: "the server stopped"
+      })
+      yield* Scope.close(second, Exit.void)
+    }))
 })
