@@ -348,3 +348,26 @@ describe("evaluateFlow: the example blueprint of blueprint.md", () => {
       expect(calls).toEqual(["planner", "coder", "reviewer", "coder", "reviewer", "stamp"])
     }))
 })
+
+describe("evaluateFlow: an error names the node and the field it came from", () => {
+  const ctx = { s: "str", c: {} }
+  const cases: ReadonlyArray<readonly [string, FlowNode]> = [
+    ["step at $.flow: out: ", step("id", path("$"), "$.s.x")],
+    ["branch at $.flow: cond: ", { kind: "branch", cond: path("$.nope"), then: assign("$.y", lit(1)) } as FlowNode],
+    ["loop at $.flow: counter: ", { kind: "loop", counter: "$.s.i", cond: lit(true), max: 1, body: assign("$.y", lit(1)) } as FlowNode],
+    ["loop at $.flow: cond: ", { kind: "loop", counter: "$.i", cond: path("$.nope"), max: 1, body: assign("$.y", lit(1)) } as FlowNode],
+    ["loop at $.flow: counter: ", { kind: "loop", counter: "$.c.i", cond: lit(true), max: 1, body: assign("$.c", lit("x")) } as FlowNode],
+    ["try at $.flow: err_at: ", { kind: "try", body: step("fail", lit(1), "$.y"), catch: assign("$.y", lit(1)), err_at: "$.s.x" } as FlowNode],
+    ["assign at $.flow: value: ", assign("$.y", path("$.nope"))],
+    ["fanout at $.flow: items: ", { kind: "fanout", items: path("$.nope"), bind: "$.i", join: "all", out: "$.o", body: assign("$.y", lit(1)) } as FlowNode],
+    ["fanout at $.flow: bind: ", { kind: "fanout", items: lit([1]), bind: "$.s.x", join: "all", out: "$.o", body: assign("$.y", lit(1)) } as FlowNode],
+    ["fanout at $.flow: out: ", { kind: "fanout", items: lit([1]), bind: "$.i", join: "all", out: "$.s.x", body: assign("$.y", lit(1)) } as FlowNode]
+  ]
+  for (const [prefix, flow] of cases) {
+    it.effect(`${prefix}…`, () =>
+      Effect.gen(function*() {
+        const e = flowError(yield* Effect.exit(evaluateFlow(flow, ctx, basic)))
+        expect(e.message.startsWith(prefix), e.message).toBe(true)
+      }))
+  }
+})
