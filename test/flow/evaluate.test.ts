@@ -256,8 +256,12 @@ describe("evaluateFlow: fanout", () => {
       const e = flowError(yield* Effect.exit(evaluateFlow(fanout("any", lit([1, 2]), "fail"), {}, basic)))
       expect(e.message).toContain("fanout at $.flow: every branch failed (join any)")
       expect(e.failedStep).toBe("fail")
+      // the last failure's value is kept, like a single step's
+      expect([1, 2]).toContain(e.stepValue)
       const empty = flowError(yield* Effect.exit(evaluateFlow(fanout("any", lit([])), {}, basic)))
       expect(empty.message).toContain("needs at least one item")
+      const emptyRace = flowError(yield* Effect.exit(evaluateFlow(fanout("race", lit([])), {}, basic)))
+      expect(emptyRace.message).toBe("fanout at $.flow: join race needs at least one item, items is empty")
     }))
 
   it.effect("race: the first branch to finish wins, even when it fails; losers are interrupted", () =>
