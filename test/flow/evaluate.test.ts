@@ -199,20 +199,23 @@ describe("evaluateFlow: fanout", () => {
       expect(yield* evaluateFlow(fanout("all", lit([])), {}, basic)).toEqual({ joined: [] })
     }))
 
-  it.live("branches run concurrently: two branches that each wait for the other finish", () =>
-    Effect.gen(function*() {
-      const a = yield* Deferred.make<void>()
-      const b = yield* Deferred.make<void>()
-      // Run one after the other, "a" would wait for b forever.
-      const dispatch: Dispatch<never> = (_s, input) =>
-        input === "a"
-          ? Effect.zipRight(Deferred.succeed(b, undefined), Effect.as(Deferred.await(a), "a done"))
-          : Effect.zipRight(Deferred.succeed(a, undefined), Effect.as(Deferred.await(b), "b done"))
-      const out = yield* evaluateFlow(fanout("all", lit(["a", "b"])), {}, dispatch).pipe(
-        Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => new Error("fanout did not run concurrently") })
-      )
-      expect((out as { joined: Array<{ r: string }> }).joined.map((c) => c.r)).toEqual(["a done", "b done"])
-    }))
+  for (const join of ["all", "all_settled"] as const) {
+    it.live(`${join}: branches run concurrently: two branches that each wait for the other finish`, () =>
+      Effect.gen(function*() {
+        const a = yield* Deferred.make<void>()
+        const b = yield* Deferred.make<void>()
+        // Run one after the other, "a" would wait for b forever.
+        const dispatch: Dispatch<never> = (_s, input) =>
+          input === "a"
+            ? Effect.zipRight(Deferred.succeed(b, undefined), Effect.as(Deferred.await(a), "a done"))
+            : Effect.zipRight(Deferred.succeed(a, undefined), Effect.as(Deferred.await(b), "b done"))
+        const out = yield* evaluateFlow(fanout(join, lit(["a", "b"])), {}, dispatch).pipe(
+          Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => new Error("fanout did not run concurrently") })
+        )
+        const joined = (out as { joined: Array<{ r?: string; value?: { r: string } }> }).joined
+        expect(joined.map((c) => c.r ?? c.value?.r)).toEqual(["a done", "b done"])
+      }))
+  }
 
   it.effect("all: a failing branch fails the fanout and interrupts the others", () =>
     Effect.gen(function*() {
