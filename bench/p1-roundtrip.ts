@@ -19,6 +19,7 @@ import { startFloor } from "./contenders/stack-floor.js"
 import { type LoadResult, type LoadSpec, loadEffect, loadPromise, runTrials, type TrialCase } from "./load.js"
 import type { Bench, Log, Section, Target } from "./suite.js"
 import { int, ms, ratio, sleep, table } from "./table.js"
+import { withoutTracingLayer } from "../src/layers/Tracing.js"
 
 export const ALL_CONTENDERS = ["swarmgate", "floor", "peer", "limit"] as const
 export type Contender = (typeof ALL_CONTENDERS)[number]
@@ -47,7 +48,9 @@ export interface P1Row {
 
 const startReal = async () => {
   const layer = AppLive({ host: "127.0.0.1", port: 0, memory: true }).pipe(
-    Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
+    Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)),
+    // as `serve` runs it without an OTLP endpoint: no spans
+    withoutTracingLayer
   )
   const runtime = ManagedRuntime.make(layer)
   const { port, sessions } = await runtime.runPromise(Effect.gen(function*() {

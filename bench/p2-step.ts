@@ -13,6 +13,7 @@ import { startClient } from "./children.js"
 import { percentile } from "./load.js"
 import type { Bench, Log, Section, Target } from "./suite.js"
 import { int, ms, ratio, table } from "./table.js"
+import { withoutTracingLayer } from "../src/layers/Tracing.js"
 
 const SEQUENTIAL = 200
 const CONCURRENT = 200
@@ -31,7 +32,9 @@ const blueprint = {
 
 export const runP2 = async (log: Log): Promise<Section> => {
   const layer = AppLive({ host: "127.0.0.1", port: 0, memory: true }).pipe(
-    Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
+    Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)),
+    // as `serve` runs it without an OTLP endpoint: no spans
+    withoutTracingLayer
   )
   const runtime = ManagedRuntime.make(layer)
   const client = await startClient(log)

@@ -10,13 +10,18 @@ import { AppLive } from "../src/layers/App.js"
 import { StepId } from "../src/protocol/ids.js"
 import { SeniorBridge } from "../src/services/roles/SeniorBridge.js"
 import { Sessions } from "../src/services/Sessions.js"
+import { withoutTracingLayer } from "../src/layers/Tracing.js"
 
 const hardCap = setTimeout(() => process.exit(2), 5 * 60_000)
 hardCap.unref()
 process.on("disconnect", () => process.exit(0))
 
 const runtime = ManagedRuntime.make(
-  AppLive({ host: "127.0.0.1", port: 0, memory: true }).pipe(Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)))
+  AppLive({ host: "127.0.0.1", port: 0, memory: true }).pipe(
+    Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)),
+    // as `serve` runs it without an OTLP endpoint: no spans
+    withoutTracingLayer
+  )
 )
 const { port, sessions } = await runtime.runPromise(Effect.gen(function*() {
   const server = yield* HttpServer.HttpServer

@@ -14,6 +14,7 @@ import { SessionDirectory } from "../src/services/SessionDirectory.js"
 import { Sessions } from "../src/services/Sessions.js"
 import type { Bench, Log, Section } from "./suite.js"
 import { int, ms, table } from "./table.js"
+import { withoutTracingLayer } from "../src/layers/Tracing.js"
 
 export type P4Shape = "seq" | "fanout"
 
@@ -53,7 +54,9 @@ const engineLayer = EngineLive.pipe(
   Layer.provideMerge(Layer.orDie(Sessions.layer())),
   Layer.provideMerge(MemoryStorage),
   Layer.provideMerge(EngineConfig.layer({ publicUrl: "http://127.0.0.1:7777" })),
-  Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
+  Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)),
+    // as `serve` runs it without an OTLP endpoint: no spans
+    withoutTracingLayer
 )
 
 const identityStep = (at: string, out: string): StepNode => ({ kind: "step", ref: "id", in: { op: "path", at }, out })

@@ -15,6 +15,7 @@ import { EngineConfig } from "../src/services/EngineConfig.js"
 import { Runs } from "../src/services/Runs.js"
 import { SessionDirectory } from "../src/services/SessionDirectory.js"
 import { Sessions } from "../src/services/Sessions.js"
+import { withoutTracingLayer } from "../src/layers/Tracing.js"
 
 export const P4_SQLITE_TARGET = 2_000
 
@@ -33,7 +34,9 @@ const engineOver = (dataDir: string) =>
     Layer.provideMerge(Layer.orDie(Sessions.layer())),
     Layer.provideMerge(Layer.orDie(SqliteStorage(dataDir))),
     Layer.provideMerge(EngineConfig.layer({ publicUrl: "http://127.0.0.1:7777" })),
-    Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
+    Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)),
+    // as `serve` runs it without an OTLP endpoint: no spans
+    withoutTracingLayer
   )
 
 const blueprintOf = (steps: number) => {

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { WebSocket } from "ws"
 import { AppLive } from "../src/layers/App.js"
+import { withoutTracingLayer } from "../src/layers/Tracing.js"
 
 export const P5_P99_TARGET_MS = 5
 
@@ -47,7 +48,9 @@ export const runP5 = async (
   const dir = mkdtempSync(join(tmpdir(), "swarmgate-bench-p5-"))
   const runtime = ManagedRuntime.make(
     AppLive({ host: "127.0.0.1", port: 0, memory: storage === "memory", dataDir: join(dir, "data") }).pipe(
-      Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
+      Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)),
+    // as `serve` runs it without an OTLP endpoint: no spans
+    withoutTracingLayer
     )
   )
   let ws: WebSocket | undefined

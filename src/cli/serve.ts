@@ -5,6 +5,7 @@ import { AppLive, type EngineOptions } from "../layers/App.js"
 import { LoggingLive, logFormats, logLevels } from "../layers/Logging.js"
 import { TracingLive } from "../layers/Tracing.js"
 import { defaultDataDir, isLoopbackHost, type ServerConfigInput } from "../layers/ServerConfig.js"
+import { isUsableApiToken, loadOrCreateApiToken } from "../layers/sqlite/apiToken.js"
 
 const host = Options.text("host").pipe(
   Options.withDescription("address to listen on; anything but loopback exposes the server"),
@@ -26,8 +27,8 @@ const publicUrl = Options.text("public-url").pipe(
 
 const apiToken = Options.text("api-token").pipe(
   Options.withDescription(
-    "token the blueprint, task and run routes need (Authorization: Bearer <token>); required when --host is not " +
-      "loopback (default: env SWARMGATE_API_TOKEN)"
+    "token the blueprint, task and run routes need (Authorization: Bearer <token>) when --host is not loopback " +
+      "(default: env SWARMGATE_API_TOKEN, else one generated on the first start and kept in <data-dir>/api-token)"
   ),
   Options.withFallbackConfig(Config.string("SWARMGATE_API_TOKEN")),
   Options.optional
@@ -128,14 +129,16 @@ const validate = (options: {
   }
   if (options.host.trim() === "") return problem("--host must not be empty")
   const token = Option.getOrUndefined(Option.map(options.apiToken, (t) => t.trim()))
-  if (token !== undefined && (token.length < 16 || /\s/.test(token))) {
+  if (token !== undefined && !isUsableApiToken(token)) {
     return problem("--api-token (or env SWARMGATE_API_TOKEN) must be at least 16 characters without spaces, e.g. " +
       "the output of: openssl rand -hex 16")
   }
-  if (token === undefined && !isLoopbackHost(options.host.trim())) {
+  // beyond loopback without a token, one is generated and kept in the data directory (`withApiToken`)
+  if (token === undefined && !isLoopbackHost(options.host.trim()) && options.memory) {
     return problem(
-      `--host ${options.host} is not a loopback address, so the server needs an API token: start it with ` +
-        `--api-token <token> or env SWARMGATE_API_TOKEN=<token> (e.g. openssl rand -hex 16)`
+      `--host ${options.host} is not a loopback address, so the server needs an API token, and with --memory ` +
+        `there is no data directory to keep a generated one in: start it with --api-token <token> or env ` +
+        `SWARMGATE_API_TOKEN=<token> (e.g. openssl rand -hex 16), or without --memory`
     )
   }
   for (const origin of options.allowOrigin) {
@@ -187,6 +190,25 @@ const validate = (options: {
   })))
 }
 
+/**
+ * Beyond loopback with no token given: the one stored in the data directory, made (and shown,
+ * this once, on stderr and never in the logs) on the first such start.
+ */
+const withApiToken = (server: ServerConfigInput) =>
+  server.apiToken !== undefined || server.host === undefined || isLoopbackHost(server.host.trim())
+    ? Effect.succeed(server)
+    : loadOrCreateApiToken(server.dataDir ?? defaultDataDir()).pipe(
+      Effect.tap(({ file, generated, token }) =>
+        Console.error(
+          generated
+            ? `swarmgate serve: generated an API token for the blueprint, task and run routes and stored it in ` +
+              `${file}; it is shown only this once: ${token}`
+            : `swarmgate serve: using the API token stored in ${file}`
+        )
+      ),
+      Effect.map(({ token }) => ({ ...server, apiToken: token }))
+    )
+
 const describeFailure = (cause: Cause.Cause<unknown>): string => {
   const error = Cause.squash(cause)
   if (typeof error === "string") return error
@@ -219,7 +241,10 @@ export const serve = Command.make(
   },
   (options) =>
     Effect.flatMap(logging(options), (logger) =>
-      Effect.flatMap(validate(options), ({ engine, server }) => Layer.launch(AppLive(server, engine))).pipe(
+      Effect.flatMap(
+        validate(options),
+        ({ engine, server }) => Effect.flatMap(withApiToken(server), (s) => Layer.launch(AppLive(s, engine)))
+      ).pipe(
         TracingLive,
         Effect.provide(logger)
       )).pipe(

@@ -6,7 +6,7 @@
 import { HttpServerRequest, type HttpServerResponse } from "@effect/platform"
 import { Context, Effect, Metric } from "effect"
 import { type KnownRoute, patternOf } from "./ErrorMiddleware.js"
-import { metrics, taggedOnce } from "../services/Telemetry.js"
+import { metricKeys, taggedOnce } from "../services/Telemetry.js"
 
 export const countRequests = (routes: ReadonlyArray<KnownRoute>) => {
   const compiled = routes.map((r) => ({ ...r, pattern: patternOf(r.path) }))
@@ -23,7 +23,7 @@ export const countRequests = (routes: ReadonlyArray<KnownRoute>) => {
       compiled.find((r) => r.pattern.test(path))
     return found === undefined ? "unmatched" : found.path
   }
-  const counterOf = taggedOnce(metrics.httpRequests, ["route", "method", "status"])
+  const counterOf = taggedOnce(metricKeys.httpRequests, ["route", "method", "status"])
   return <E, R>(
     app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
   ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest> =>

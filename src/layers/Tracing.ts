@@ -22,6 +22,10 @@ export const OtelLive = (processor: SpanProcessor): Layer.Layer<never> =>
 export const withoutTracing = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   self.pipe(Effect.withTracerEnabled(false), HttpMiddleware.withTracerDisabledWhenEffect(() => true))
 
+/** `withoutTracing` for a layer built outside `serve` (the benchmarks run the app as a layer). */
+export const withoutTracingLayer = <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A, E, R> =>
+  layer.pipe(HttpMiddleware.withTracerDisabledWhen(() => true), Layer.provide(Layer.setTracerEnabled(false)))
+
 /**
  * Runs `self` traced to OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (the exporter reads
  * that and the other standard `OTEL_EXPORTER_OTLP_*` variables itself), untraced otherwise.

@@ -4,17 +4,29 @@
  * event log. Everything here carries ids, refs, statuses and durations only: never a token,
  * a worker handle or a body (prompts, replies, results).
  */
-import { Cause, Duration, Effect, Exit, FiberRef, LogLevel, Metric, MetricBoundaries, MetricKey, Option } from "effect"
+import { Cause, Duration, Effect, Exit, FiberRef, LogLevel, Metric, MetricBoundaries, MetricKey, type MetricKeyType, MetricLabel, Option } from "effect"
 import type { RunEvent } from "../protocol/records.js"
 
 /** Seconds, from 5 ms to about 1.5 h: covers a quick reply up to a long sub-agent step. */
 const secondsBoundaries = MetricBoundaries.exponential({ start: 0.005, factor: 4, count: 12 })
 
-const stepSecondsKey = MetricKey.histogram(
-  "swarmgate_step_duration_seconds",
-  secondsBoundaries,
-  "time from a step's start to its end, by agent ref and status"
-)
+/** The keys of the metrics that are tagged per update (`taggedOnce`). */
+export const metricKeys = {
+  stepSeconds: MetricKey.histogram(
+    "swarmgate_step_duration_seconds",
+    secondsBoundaries,
+    "time from a step's start to its end, by agent ref and status"
+  ),
+  requestSeconds: MetricKey.histogram(
+    "swarmgate_operator_request_duration_seconds",
+    secondsBoundaries,
+    "round trip of an operator request (sent until answered, withdrawn or timed out), by kind and outcome"
+  ),
+  httpRequests: MetricKey.counter("swarmgate_http_requests_total", {
+    description: "HTTP requests answered, by route and status",
+    incremental: true
+  })
+} as const
 
 export const metrics = {
   sessions: Metric.gauge("swarmgate_sessions", { description: "operator sessions, by state (connected or all)" }),
@@ -24,16 +36,6 @@ export const metrics = {
   runsRunning: Metric.gauge("swarmgate_runs_running", { description: "runs executing now" }),
   runsEnded: Metric.counter("swarmgate_runs_ended_total", {
     description: "runs that ended (or were interrupted by a shutdown), by status",
-    incremental: true
-  }),
-  stepSeconds: Metric.fromMetricKey(stepSecondsKey),
-  requestSeconds: Metric.histogram(
-    "swarmgate_operator_request_duration_seconds",
-    secondsBoundaries,
-    "round trip of an operator request (sent until answered, withdrawn or timed out), by kind and outcome"
-  ),
-  httpRequests: Metric.counter("swarmgate_http_requests_total", {
-    description: "HTTP requests answered, by route and status",
     incremental: true
   })
 } as const
@@ -58,22 +60,27 @@ const logAt = (level: LogLevel.LogLevel, message: string, annotations: () => Rec
       : Effect.logWithLevel(level, message).pipe(Effect.annotateLogs(annotations())))
 
 /**
- * `base` tagged with `names` = the given values, made once per distinct values and kept:
- * tagging builds and hashes a new metric key, which is not work to redo per request or step.
- * Bounded, because some values come from users (blueprint refs): past `max` the cache starts over.
+ * The metric of `key` tagged with `names` = the given values, made once per distinct values
+ * and kept. Tagged in its key, not with `Metric.tagged`: a `Metric.tagged` metric unions its
+ * tags into a new array on every update, so Effect builds and hashes a new key (and looks
+ * it up in the registry) per request or step. Bounded, because some values come from
+ * users (blueprint refs): past `max` the cache starts over.
  */
-export const taggedOnce = <Type, In, Out>(
-  base: Metric.Metric<Type, In, Out>,
+export const taggedOnce = <Type extends MetricKeyType.MetricKeyType<any, any>>(
+  key: MetricKey.MetricKey<Type>,
   names: ReadonlyArray<string>,
   max = 1_000
 ) => {
-  const cache = new Map<string, Metric.Metric<Type, In, Out>>()
-  return (...values: ReadonlyArray<string>): Metric.Metric<Type, In, Out> => {
+  type Tagged = Metric.Metric<Type, MetricKeyType.MetricKeyType.InType<Type>, MetricKeyType.MetricKeyType.OutType<Type>>
+  const cache = new Map<string, Tagged>()
+  return (...values: ReadonlyArray<string>): Tagged => {
     const id = values.join("\u0000")
     let metric = cache.get(id)
     if (metric === undefined) {
       if (cache.size >= max) cache.clear()
-      metric = names.reduce((m, name, i) => Metric.tagged(m, name, values[i] ?? ""), base)
+      metric = Metric.fromMetricKey(
+        MetricKey.taggedWithLabels(key, names.map((name, i) => MetricLabel.make(name, values[i] ?? "")))
+      )
       cache.set(id, metric)
     }
     return metric
@@ -81,7 +88,7 @@ export const taggedOnce = <Type, In, Out>(
 }
 
 /** Step durations by (ref, status). */
-const stepSecondsOf = taggedOnce(metrics.stepSeconds, ["ref", "status"])
+const stepSecondsOf = taggedOnce(metricKeys.stepSeconds, ["ref", "status"])
 
 export const makeEventObserver = () => {
   const runStarts = new Map<string, number>()
@@ -161,4 +168,4 @@ export const trackRequest = (kind: string) =>
   )
 }
 
-const requestSecondsOf = taggedOnce(metrics.requestSeconds, ["kind", "outcome"])
+const requestSecondsOf = taggedOnce(metricKeys.requestSeconds, ["kind", "outcome"])

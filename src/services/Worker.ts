@@ -6,7 +6,7 @@
  * lock. Accepted input is stored before the verb returns.
  */
 import { createHash } from "node:crypto"
-import { Cause, Clock, Context, Effect, Layer, Option } from "effect"
+import { Cause, Clock, Context, Effect, Exit, Layer, Option } from "effect"
 import { isOutId, makeReqId, newOutId } from "../protocol/ids.js"
 import { seatedWith } from "./agents/seated.js"
 import { Capabilities, type StepBinding } from "./Capabilities.js"
@@ -184,18 +184,21 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
             const answered = { ...base, type: "request_answered" as const, req_id: reqId, sid: holder.sid }
             return events.publish({ type: "request_sent", ...base, req_id: reqId, sid: holder.sid }).pipe(
               Effect.zipRight(s.spawn_req_id !== undefined ? withParentRequest(call, s.spawn_req_id) : call),
-              // a failed ask is answered in the log too, as operator requests of the step are
-              Effect.tapErrorCause((cause) =>
-                events.publish({
-                  ...answered,
-                  status: "error",
-                  message: Option.match(Cause.failureOption(cause), {
-                    onNone: () => "the ask was withdrawn",
-                    onSome: (e) => e.message
-                  })
-                })
-              ),
-              Effect.tap(() => events.publish({ ...answered, status: "ok" }))
+              // every ask sent is answered in the log, as operator requests of the step are: a
+              // failed one with why, and one interrupted (the worker went away, the seat changed
+              // hands) too — `onExit` runs on interruption, a tap on the error would not
+              Effect.onExit((exit) =>
+                events.publish(
+                  Exit.isSuccess(exit) ? { ...answered, status: "ok" } : {
+                    ...answered,
+                    status: "error",
+                    message: Option.match(Cause.failureOption(exit.cause), {
+                      onNone: () => "the ask was withdrawn: its worker stopped waiting or the seat changed hands",
+                      onSome: (e) => e.message
+                    })
+                  }
+                )
+              )
             )
           }).pipe(
             // the worker's HTTP request is not the run: a cancelled run ends the ask with an error, not an interrupt

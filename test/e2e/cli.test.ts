@@ -1,7 +1,7 @@
 /** `swarmgate serve` as a real child process (cli.md, quality.md S5). */
 import { describe, expect, it } from "@effect/vitest"
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -84,11 +84,47 @@ describe("swarmgate serve", { timeout: 120_000 }, () => {
     expect(lines).toHaveLength(1)
     expect(lines[0]).toContain("--api-token")
     expect(lines[0]).toContain("SWARMGATE_API_TOKEN")
+    expect(lines[0]).toContain("with --memory there is no data directory")
     expect(refused.output()).not.toMatch(/listening on/)
     const short = start(["serve", "--memory", "--port", "0", "--api-token", "short"])
     expect(await short.exit).toBe(1)
     expect(short.output()).toContain("at least 16 characters")
   }, 60_000)
+
+  it("binding 0.0.0.0 with a data directory and no token: one is generated, stored 0600, shown once and kept", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "swarmgate-token-"))
+    const file = join(dir, "api-token")
+    const first = start(["serve", "--data-dir", dir, "--host", "0.0.0.0", "--port", "0"])
+    const base = (await waitForAddress(first)).replace("0.0.0.0", "127.0.0.1")
+    const token = readFileSync(file, "utf8").trim()
+    expect(token.length).toBeGreaterThanOrEqual(16)
+    expect(statSync(file).mode & 0o777).toBe(0o600)
+    expect(first.output()).toContain(`stored it in ${file}; it is shown only this once: ${token}`)
+    expect(first.output().split(token)).toHaveLength(2)
+    expect((await fetch(`${base}/v1/runs`)).status).toBe(401)
+    expect((await fetch(`${base}/v1/runs`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200)
+    first.child.kill("SIGTERM")
+    expect(await first.exit).toBe(0)
+
+    // the next start keeps it and does not show it again
+    const second = start(["serve", "--data-dir", dir, "--host", "0.0.0.0", "--port", "0"])
+    const again = (await waitForAddress(second)).replace("0.0.0.0", "127.0.0.1")
+    expect(second.output()).toContain(`using the API token stored in ${file}`)
+    expect(second.output()).not.toContain(token)
+    expect((await fetch(`${again}/v1/runs`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200)
+    second.child.kill("SIGTERM")
+    expect(await second.exit).toBe(0)
+
+    // a damaged file is never replaced behind the user's back: one line saying what to do
+    writeFileSync(file, "short\n")
+    const damaged = start(["serve", "--data-dir", dir, "--host", "0.0.0.0", "--port", "0"])
+    expect(await damaged.exit).toBe(1)
+    expect(damaged.output().trim().split("\n")).toHaveLength(1)
+    expect(damaged.output()).toContain(`the stored API token ${file} is damaged`)
+    expect(damaged.output()).toContain("delete it to have a new one made, or pass --api-token")
+    expect(readFileSync(file, "utf8")).toBe("short\n")
+    rmSync(dir, { recursive: true, force: true })
+  })
 
   it("binding 0.0.0.0 with an API token logs a warning naming the exposure; the token guards the run routes", async () => {
     const token = "a-token-of-enough-length-0123"

@@ -28,14 +28,15 @@ const outcome = <A, E extends { _tag: string; message: string }, R>(effect: Effe
 const withOpenStep = <A>(
   agent: Partial<AgentDef>,
   body: (spawn: SpawnFrame, runId: string) => Effect.Effect<A, unknown, Worker | Runs>,
-  extra: Record<string, unknown> = {}
+  extra: Record<string, unknown> = {},
+  other: (frame: Parameters<Handler>[0]) => ReturnType<Handler> | undefined = () => undefined
 ) =>
   Effect.gen(function*() {
     const runs = yield* Runs
     const spawned = yield* Deferred.make<SpawnFrame>()
     const finish = yield* Deferred.make<void>()
     const handler: Handler = (frame) =>
-      frame.type !== "spawn" ? Effect.succeedNone : Deferred.succeed(spawned, frame).pipe(
+      frame.type !== "spawn" ? other(frame) ?? Effect.succeedNone : Deferred.succeed(spawned, frame).pipe(
         Effect.zipRight(Deferred.await(finish)),
         Effect.as(Option.some({ type: "spawn_ack", value: "from the ack", ok: true } as Reply))
       )
@@ -215,5 +216,24 @@ describe("worker verbs", () => {
         { type: "request_sent", kind: "ask" },
         { type: "request_answered", kind: "ask", status: "error", message: expect.stringMatching(/withdrawn \(run_cancelled\)/) }
       ])
+    }).pipe(Effect.provide(testLayer())))
+  it.scopedLive("an ask whose worker goes away is answered in the run's log (withdrawn), not left sent", () =>
+    Effect.gen(function*() {
+      const asked = yield* Deferred.make<void>()
+      const { result: runId, spawn } = yield* withOpenStep({}, (spawn, runId) =>
+        Effect.gen(function*() {
+          const pending = yield* Effect.fork(Effect.flatMap(Worker, (w) => w.ask(spawn.worker_handle ?? "", "never answered")))
+          yield* Deferred.await(asked).pipe(within("the ask"))
+          // what the HTTP layer does when the sub-agent's request goes away
+          yield* Fiber.interrupt(pending)
+          return runId
+        }), {}, (frame) => frame.type === "ask" ? Effect.as(Deferred.succeed(asked, undefined), Option.none()) : undefined)
+      const log = yield* (yield* EventRepo).list(RunId.make(runId))
+      const asks = log.filter((e) => (e.type === "request_sent" || e.type === "request_answered") && e.req_id !== spawn.req_id)
+      expect(asks).toMatchObject([
+        { type: "request_sent", kind: "ask", step_id: spawn.task_id },
+        { type: "request_answered", kind: "ask", status: "error", message: expect.stringMatching(/^the ask was withdrawn: /) }
+      ])
+      expect(asks[1]).toMatchObject({ req_id: asks[0]?.req_id })
     }).pipe(Effect.provide(testLayer())))
 })

@@ -10,7 +10,7 @@ import { Data, Effect } from "effect"
 
 /** Anything that stops the storage from opening; `serve` prints the message as one line and exits 1. */
 export class StorageUnavailable extends Data.TaggedError("StorageUnavailable")<{
-  readonly reason: "data_dir" | "secret" | "newer_schema" | "open" | "migration"
+  readonly reason: "data_dir" | "secret" | "api_token" | "newer_schema" | "open" | "migration"
   readonly message: string
   readonly cause?: unknown
 }> {}
@@ -18,10 +18,10 @@ export class StorageUnavailable extends Data.TaggedError("StorageUnavailable")<{
 const SECRET_FILE = "secret"
 const SECRET_BYTES = 32
 
-const codeOf = (e: unknown): string =>
+export const codeOf = (e: unknown): string =>
   typeof e === "object" && e !== null && "code" in e ? String((e as { code: unknown }).code) : String(e)
 
-const explain = (e: unknown): string => {
+export const explain = (e: unknown): string => {
   const code = codeOf(e)
   switch (code) {
     case "EEXIST":
