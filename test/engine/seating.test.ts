@@ -52,6 +52,8 @@ describe("seating a session", () => {
       })
       const { run_id } = yield* runs.launch({ blueprint: bp })
       yield* runs.cancel(run_id)
+      // a cancelled run has no error (RunEnding: only a failed run gets one)
+      expect(yield* runs.get(run_id)).not.toHaveProperty("error")
       const op = yield* startOperator(defaultHandler(() => "x"))
       const refused = yield* Effect.flip(runs.acquire(run_id, op.sid, "lead"))
       expect(refused).toMatchObject({
