@@ -30,6 +30,8 @@ export default {
     "src/services/Worker.ts",
     "src/services/Steps.ts",
     "src/services/RunLifecycle.ts",
+    "src/services/RunEnding.ts",
+    "src/services/RunSeating.ts",
     "src/services/agents/operator.ts",
     "src/services/Dispatcher.ts",
     "src/services/Capabilities.ts"

@@ -43,7 +43,7 @@ export const decodeReply = (text: string): Either.Either<PendingReply, FrameProb
   try {
     parsed = JSON.parse(text)
   } catch {
-    return decodeOperatorFrame(text)
+    // not JSON: `parsed` stays undefined, so the schema path below words the problem
   }
   const reply = isPlainObject(parsed) ? fast(parsed) : undefined
   return reply === undefined ? decodeOperatorFrame(text) : Either.right(reply)

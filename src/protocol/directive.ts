@@ -22,7 +22,7 @@ export const SUBAGENT_TYPE = "swarmgate-worker"
 export const subagentPromptLines = (
   input: Pick<DirectiveInput, "agent" | "taskId" | "baseUrl" | "workerHandle" | "alias">
 ): ReadonlyArray<string> => {
-  const alias = input.alias !== undefined && input.alias !== "" ? input.alias : undefined
+  const alias = input.alias === "" ? undefined : input.alias
   return [
     `agent_id: ${input.agent}`,
     `worker_handle: ${input.workerHandle}`,
@@ -51,7 +51,7 @@ export const subagentPromptOf = (directive: string): string | undefined => {
 export const renderDirective = (input: DirectiveInput): string => {
   const { agent, taskId, workerHandle: handle } = input
   const base = input.baseUrl.replace(/\/+$/, "")
-  const alias = input.alias !== undefined && input.alias !== "" ? input.alias : undefined
+  const alias = input.alias === "" ? undefined : input.alias
   const promptUrl = `${base}/v1/worker/prompt?task_id=${encodeURIComponent(taskId)}`
   const submitUrl = `${base}/v1/worker/submit`
 
@@ -82,7 +82,8 @@ export const renderDirective = (input: DirectiveInput): string => {
     ] :
     []
 
-  const promptLines = subagentPromptLines({ agent, taskId, baseUrl: base, workerHandle: handle }).slice(0, 4)
+  // without the alias: the alias line is asked for above, as a fifth line
+  const promptLines = subagentPromptLines({ agent, taskId, baseUrl: base, workerHandle: handle })
 
   const instruction = [
     "",

@@ -80,9 +80,11 @@ export interface OperatorSessionShape {
   readonly awaitTeardown: Effect.Effect<void>
 }
 
+// Stryker disable StringLiteral: the key only has to differ from every other tag's, and no other key is ""
 export class OperatorSession
   extends Context.Tag("swarmgate/OperatorSession")<OperatorSession, OperatorSessionShape>()
 {}
+// Stryker restore StringLiteral
 
 export interface OperatorSessionOptions {
   readonly deadlines?: SessionDeadlines

@@ -64,7 +64,12 @@ export interface StepsShape {
 
 const verdictOf = (value: unknown): string | undefined => {
   if (typeof value === "string") return value.trim()
-  if (typeof value === "object" && value !== null && typeof (value as { verdict?: unknown }).verdict === "string") {
+  if (
+    value !== null &&
+    // Stryker disable next-line ConditionalExpression: a primitive's `.verdict` is undefined (strings returned above), so `true` here changes nothing
+    typeof value === "object" &&
+    typeof (value as { verdict?: unknown }).verdict === "string"
+  ) {
     return ((value as { verdict: string }).verdict).trim()
   }
   return undefined
@@ -93,13 +98,17 @@ const closed = (s: StepRecord, what: string) =>
 /** The record of a step that ended (sealed too). Built in place: it runs for every step. */
 export const endedRecord = (s: StepRecord, end: StepEnd, at: string): StepRecord => {
   const next: { -readonly [K in keyof StepRecord]: StepRecord[K] } = { ...s, status: end.status, finished_at: at, sealed: true }
+  // Stryker disable next-line ConditionalExpression: `true` adds an undefined field, which storage and the API drop
   if ("value" in end && end.value !== undefined) next.value = end.value
   if (end.error !== undefined) next.error = end.error
+  // Stryker disable next-line ConditionalExpression: as above
   if ("stats" in end && end.stats !== undefined) next.stats = end.stats
+  // Stryker disable next-line ConditionalExpression: as above
   if ("source" in end && end.source !== undefined) next.value_source = end.source
   return next
 }
 
+// Stryker disable next-line StringLiteral: the tag's key only names it; every use goes through the class
 export class Steps extends Context.Tag("swarmgate/Steps")<Steps, StepsShape>() {
   static readonly layer: Layer.Layer<Steps, never, StepRepo> = Layer.effect(
     Steps,
@@ -177,6 +186,7 @@ export class Steps extends Context.Tag("swarmgate/Steps")<Steps, StepsShape>() {
       // subprocess) have one writer, the dispatching fiber, and skip the lock.
       const finish: StepsShape["finish"] = (stepId, end, at) =>
         Effect.flatMap(repo.get(stepId), (found) => {
+          // Stryker disable next-line BlockStatement: without the fast path the step takes its lock, which is only slower
           if (Option.isSome(found) && found.value.seat === undefined) {
             const next = endedRecord(found.value, end, at)
             return Effect.as(repo.put(next), Option.some(next))
@@ -190,14 +200,25 @@ export class Steps extends Context.Tag("swarmgate/Steps")<Steps, StepsShape>() {
       const sealRun: StepsShape["sealRun"] = (runId) =>
         Effect.flatMap(repo.listByRun(runId), (list) =>
           Effect.forEach(
-            list.filter((s) => !isStepFinished(s.status) && s.sealed !== true),
+            // sealing a finished or already sealed step again writes the same record (`ended` seals),
+            // so the filter may let through more than it does (hence the Stryker marks)
+            // Stryker disable next-line MethodExpression: no filter only seals more, as above
+            list.filter((s) =>
+              // Stryker disable next-line LogicalOperator,ConditionalExpression: `||` and `true` only seal more, as above
+              !isStepFinished(s.status) &&
+              // Stryker disable next-line ConditionalExpression,BooleanLiteral: `true` and `!== false` only seal more, as above
+              s.sealed !== true
+            ),
             (s) => Effect.asVoid(seal(s.step_id)),
+            // Stryker disable next-line ObjectLiteral,BooleanLiteral: only whether the results are kept; sealRun returns nothing
             { discard: true }
           ))
 
       return {
         // a resumed operator step's worker may still hold a credential for it
-        open: (record) => record.seat === undefined ? repo.put(record) : lock.withLock(record.step_id)(repo.put(record)),
+        open: (record) =>
+          // Stryker disable next-line ConditionalExpression: `false` takes the lock for every step, only slower (`true` is killed by steps-ownership.test.ts)
+          record.seat === undefined ? repo.put(record) : lock.withLock(record.step_id)(repo.put(record)),
         get: repo.get,
         listByRun: repo.listByRun,
         setStatus: (stepId, status: StepStatus) => update(stepId, (s) => ({ ...s, status })),

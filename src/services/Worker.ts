@@ -153,6 +153,7 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
           if (s.prompt === undefined) {
             return yield* new StepGone({
               stepId: s.step_id,
+              // Stryker disable next-line StringLiteral: unreachable, a credential is minted only for an operator step, after its prompt is stored
               message: `step ${s.step_id} takes no more input: it has no prompt (not an operator step)`
             })
           }
@@ -173,6 +174,7 @@ export class Worker extends Context.Tag("swarmgate/Worker")<Worker, WorkerShape>
           const binding = yield* verified(credential)
           const s = yield* steps.takingInput(binding.stepId, binding.generation)
           if (s.seat === undefined) {
+            // Stryker disable next-line StringLiteral: unreachable, a credential is minted only for an operator step, which has a seat
             return yield* new AskFailed({ message: `step ${s.step_id} has no operator seat to ask` })
           }
           const seat = s.seat

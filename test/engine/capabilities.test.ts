@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import { createHmac } from "node:crypto"
 import { Duration, Effect, Layer, Option, TestClock } from "effect"
 import { Capabilities, sha256Hex } from "../../src/services/Capabilities.js"
 import { EngineConfig } from "../../src/services/EngineConfig.js"
@@ -106,4 +107,38 @@ describe("Capabilities", () => {
       expect((yield* caps.verify(fresh.token)).stepId).toBe(STEP)
       expect((yield* caps.verify(cap.handle)).stepId).toBe(STEP)
     }).pipe(Effect.provide(layer)))
+
+  it.effect("refresh keeps a credential with exactly the window left and re-mints one millisecond later", () =>
+    Effect.gen(function*() {
+      const caps = yield* Capabilities
+      const cap = yield* caps.mint(STEP, RUN)
+      // 30 minutes to live, a 5 minute window: at 25 minutes exactly the window is left, not less
+      yield* TestClock.adjust(Duration.minutes(25))
+      expect(yield* caps.refresh(cap)).toBe(cap)
+      yield* TestClock.adjust(Duration.millis(1))
+      const fresh = yield* caps.refresh(cap)
+      expect(fresh.token).not.toBe(cap.token)
+      expect(fresh.expiresAt).toBe(cap.expiresAt + Duration.toMillis(Duration.minutes(25)) + 1)
+    }).pipe(Effect.provide(layer)))
+
+  it.effect("a token minted before seat generations existed (no generation field) verifies with generation 0", () => {
+    const secret = new Uint8Array(32).fill(7)
+    const withSecret = Capabilities.layer.pipe(
+      Layer.provideMerge(CapabilityRepo.memory),
+      Layer.provideMerge(EngineConfig.layer({ workerTokenTtl: "30 minutes", secret }))
+    )
+    // the payload of that format: v1, step, run, expiry, nonce; signed like every token
+    const legacy = (expiresAt: number) => {
+      const payload = Buffer.from(`v1\n${STEP}\n${RUN}\n${expiresAt}\n0123456789abcdef01234567`)
+      return Buffer.concat([payload, createHmac("sha256", secret).update(payload).digest()]).toString("base64url")
+    }
+    return Effect.gen(function*() {
+      const caps = yield* Capabilities
+      const expiresAt = Duration.toMillis(Duration.minutes(30))
+      expect(yield* caps.verify(legacy(expiresAt))).toEqual({ stepId: STEP, runId: RUN, expiresAt, via: "token", generation: 0 })
+      // and one minted now carries its generation
+      const cap = yield* caps.mint(STEP, RUN, 3)
+      expect((yield* caps.verify(cap.token)).generation).toBe(3)
+    }).pipe(Effect.provide(withSecret))
+  })
 })

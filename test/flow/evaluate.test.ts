@@ -199,20 +199,23 @@ describe("evaluateFlow: fanout", () => {
       expect(yield* evaluateFlow(fanout("all", lit([])), {}, basic)).toEqual({ joined: [] })
     }))
 
-  it.live("branches run concurrently: two branches that each wait for the other finish", () =>
-    Effect.gen(function*() {
-      const a = yield* Deferred.make<void>()
-      const b = yield* Deferred.make<void>()
-      // Run one after the other, "a" would wait for b forever.
-      const dispatch: Dispatch<never> = (_s, input) =>
-        input === "a"
-          ? Effect.zipRight(Deferred.succeed(b, undefined), Effect.as(Deferred.await(a), "a done"))
-          : Effect.zipRight(Deferred.succeed(a, undefined), Effect.as(Deferred.await(b), "b done"))
-      const out = yield* evaluateFlow(fanout("all", lit(["a", "b"])), {}, dispatch).pipe(
-        Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => new Error("fanout did not run concurrently") })
-      )
-      expect((out as { joined: Array<{ r: string }> }).joined.map((c) => c.r)).toEqual(["a done", "b done"])
-    }))
+  for (const join of ["all", "all_settled"] as const) {
+    it.live(`${join}: branches run concurrently: two branches that each wait for the other finish`, () =>
+      Effect.gen(function*() {
+        const a = yield* Deferred.make<void>()
+        const b = yield* Deferred.make<void>()
+        // Run one after the other, "a" would wait for b forever.
+        const dispatch: Dispatch<never> = (_s, input) =>
+          input === "a"
+            ? Effect.zipRight(Deferred.succeed(b, undefined), Effect.as(Deferred.await(a), "a done"))
+            : Effect.zipRight(Deferred.succeed(a, undefined), Effect.as(Deferred.await(b), "b done"))
+        const out = yield* evaluateFlow(fanout(join, lit(["a", "b"])), {}, dispatch).pipe(
+          Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => new Error("fanout did not run concurrently") })
+        )
+        const joined = (out as { joined: Array<{ r?: string; value?: { r: string } }> }).joined
+        expect(joined.map((c) => c.r ?? c.value?.r)).toEqual(["a done", "b done"])
+      }))
+  }
 
   it.effect("all: a failing branch fails the fanout and interrupts the others", () =>
     Effect.gen(function*() {
@@ -256,8 +259,12 @@ describe("evaluateFlow: fanout", () => {
       const e = flowError(yield* Effect.exit(evaluateFlow(fanout("any", lit([1, 2]), "fail"), {}, basic)))
       expect(e.message).toContain("fanout at $.flow: every branch failed (join any)")
       expect(e.failedStep).toBe("fail")
+      // the last failure's value is kept, like a single step's
+      expect([1, 2]).toContain(e.stepValue)
       const empty = flowError(yield* Effect.exit(evaluateFlow(fanout("any", lit([])), {}, basic)))
       expect(empty.message).toContain("needs at least one item")
+      const emptyRace = flowError(yield* Effect.exit(evaluateFlow(fanout("race", lit([])), {}, basic)))
+      expect(emptyRace.message).toBe("fanout at $.flow: join race needs at least one item, items is empty")
     }))
 
   it.effect("race: the first branch to finish wins, even when it fails; losers are interrupted", () =>
@@ -347,4 +354,27 @@ describe("evaluateFlow: the example blueprint of blueprint.md", () => {
       })
       expect(calls).toEqual(["planner", "coder", "reviewer", "coder", "reviewer", "stamp"])
     }))
+})
+
+describe("evaluateFlow: an error names the node and the field it came from", () => {
+  const ctx = { s: "str", c: {} }
+  const cases: ReadonlyArray<readonly [string, FlowNode]> = [
+    ["step at $.flow: out: ", step("id", path("$"), "$.s.x")],
+    ["branch at $.flow: cond: ", { kind: "branch", cond: path("$.nope"), then: assign("$.y", lit(1)) } as FlowNode],
+    ["loop at $.flow: counter: ", { kind: "loop", counter: "$.s.i", cond: lit(true), max: 1, body: assign("$.y", lit(1)) } as FlowNode],
+    ["loop at $.flow: cond: ", { kind: "loop", counter: "$.i", cond: path("$.nope"), max: 1, body: assign("$.y", lit(1)) } as FlowNode],
+    ["loop at $.flow: counter: ", { kind: "loop", counter: "$.c.i", cond: lit(true), max: 1, body: assign("$.c", lit("x")) } as FlowNode],
+    ["try at $.flow: err_at: ", { kind: "try", body: step("fail", lit(1), "$.y"), catch: assign("$.y", lit(1)), err_at: "$.s.x" } as FlowNode],
+    ["assign at $.flow: value: ", assign("$.y", path("$.nope"))],
+    ["fanout at $.flow: items: ", { kind: "fanout", items: path("$.nope"), bind: "$.i", join: "all", out: "$.o", body: assign("$.y", lit(1)) } as FlowNode],
+    ["fanout at $.flow: bind: ", { kind: "fanout", items: lit([1]), bind: "$.s.x", join: "all", out: "$.o", body: assign("$.y", lit(1)) } as FlowNode],
+    ["fanout at $.flow: out: ", { kind: "fanout", items: lit([1]), bind: "$.i", join: "all", out: "$.s.x", body: assign("$.y", lit(1)) } as FlowNode]
+  ]
+  for (const [prefix, flow] of cases) {
+    it.effect(`${prefix}…`, () =>
+      Effect.gen(function*() {
+        const e = flowError(yield* Effect.exit(evaluateFlow(flow, ctx, basic)))
+        expect(e.message.startsWith(prefix), e.message).toBe(true)
+      }))
+  }
 })

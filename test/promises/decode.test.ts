@@ -19,6 +19,8 @@ describe("unknown frame types", () => {
     [" answer", "\" answer\""],
     ["hook_ack\n", "\"hook_ack\\n\""],
     ["Spawn_Halt", "\"Spawn_Halt\""],
+    ["x".repeat(60), `"${"x".repeat(60)}"`],
+    ["x".repeat(61), `"${"x".repeat(60)}…"`],
     ["x".repeat(100), `"${"x".repeat(60)}…"`]
   ])("type %j with every other field well-formed is refused for its type", (type, quoted) => {
     for (const rest of [{ value: 1 }, { value: 1, ok: true }, { ok: true, reason: "r" }]) {
@@ -55,6 +57,37 @@ describe("bad_frame messages say exactly what is wrong", () => {
   ]
   it.each(cases)("%s", (_what, text, message) => {
     expect(Either.getOrUndefined(Either.flip(decodeOperatorFrame(text)))?.message).toBe(message)
+  })
+
+  it("invalid JSON quotes the parser's reason as it is", () => {
+    for (const text of ["{not json", "", "[1,", "{\"type\":\"answer\"} x"]) {
+      let reason = ""
+      try {
+        JSON.parse(text)
+      } catch (e) {
+        reason = (e as Error).message
+      }
+      expect(Either.getOrUndefined(Either.flip(decodeOperatorFrame(text)))).toEqual({
+        code: "bad_frame",
+        message: `frame is not valid JSON: ${reason}; send one JSON object per text frame`
+      })
+    }
+  })
+
+  it("a frame nested deeper than 64 levels is refused before it is parsed, whatever its type", () => {
+    const nested = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`
+    // the frame object is level 1: a value of depth 63 is the deepest accepted
+    expect(Either.isRight(decodeOperatorFrame(`{"type":"answer","req_id":"${REQ}","value":${nested(63)}}`))).toBe(true)
+    for (const text of [
+      `{"type":"answer","req_id":"${REQ}","value":${nested(64)}}`,
+      `{"type":"answer","req_id":"${REQ}","value":${nested(500)}}`,
+      nested(65)
+    ]) {
+      expect(Either.getOrUndefined(Either.flip(decodeOperatorFrame(text)))).toEqual({
+        code: "bad_frame",
+        message: "frame nests JSON deeper than 64 levels; send at most 64 nested objects/arrays"
+      })
+    }
   })
 
   it("invalid JSON is reported on one line, whitespace collapsed", () => {

@@ -223,3 +223,84 @@ describe("subagentPromptOf", () => {
     expect(subagentPromptOf(broken)).toBeUndefined()
   })
 })
+
+describe("the exact text", () => {
+  const instruction = (fourLines: string) => [
+    "",
+    "[Instruction]",
+    "Sub-agent type: swarmgate-worker where your client has it; any sub-agent that can call the two worker endpoints will do.",
+    fourLines,
+    ...fourLinePrompt,
+    "",
+    `The sub-agent fetches its prompt itself (GET ${base}/v1/worker/prompt?task_id=${taskId}), does the work, posts the raw result to POST ${base}/v1/worker/submit, and replies OUTPUT.`,
+    "Then reply to this spawn with spawn_ack, ok: true and an empty value (value null or omitted).",
+    "Do not fetch the prompt yourself, and do not rewrite or summarise the sub-agent's reply.",
+    "If you cannot start the sub-agent, reply with spawn_ack, ok: false and an error saying why."
+  ]
+  const head = [
+    `[agent_primitive dispatch=@${agent}]`,
+    `Worker endpoints (auth: Bearer ${handle}):`,
+    `  GET ${base}/v1/worker/prompt?task_id=${taskId}`,
+    `  POST ${base}/v1/worker/submit`,
+    `task_id: ${taskId}`,
+    `agent_id: ${agent}`
+  ]
+
+  it("without alias or data path, from a base URL with several trailing slashes", () => {
+    expect(render({}, `${base}///`)).toBe(
+      [...head, ...instruction("Start one sub-agent whose prompt is exactly these four lines:")].join("\n")
+    )
+  })
+
+  it("with alias and data path", () => {
+    expect(render({ alias, dataEndpoint: true }, `${base}//`)).toBe([
+      ...head,
+      `project_name_alias: ${alias}`,
+      "",
+      "[Session alias reminder]",
+      `Before starting the sub-agent, open one working session under the alias "${alias}", or reuse it if it is already open.`,
+      `Add this literal line to the sub-agent's prompt: Session alias: ${alias}`,
+      "",
+      "[Data path]",
+      `DATA_EMIT: ${base}/v1/data/emit (POST; auth: Bearer ${handle} or ?token=${handle})`,
+      `DATA_GET: ${base}/v1/data/<out_id|name>`,
+      "Large outputs go to DATA_EMIT, not into the result; only the returned out_id travels on to later steps.",
+      ...instruction(
+        "Start one sub-agent whose prompt is exactly these four lines, plus the Session alias line above as a fifth line:"
+      )
+    ].join("\n"))
+  })
+
+  it("the sub-agent prompt lines: four without an alias, five with one; trailing slashes stripped", () => {
+    const input = { agent, taskId, baseUrl: `${base}//`, workerHandle: handle }
+    expect(subagentPromptLines(input)).toEqual(fourLinePrompt)
+    expect(subagentPromptLines({ ...input, alias: "" })).toEqual(fourLinePrompt)
+    expect(subagentPromptLines({ ...input, alias })).toEqual([...fourLinePrompt, `Session alias: ${alias}`])
+  })
+})
+
+describe("subagentPromptOf refuses", () => {
+  const good = render({})
+
+  it("a prompt with any one of its four labels changed", () => {
+    for (const label of ["agent_id: ", "worker_handle: ", "base_url: ", "task_id: "]) {
+      const line = fourLinePrompt.find((l) => l.startsWith(label))!
+      // the prompt's copy of the line (agent_id and task_id are in the head too)
+      const i = good.lastIndexOf(`\n${line}\n`)
+      const broken = `${good.slice(0, i)}\n${line.replace(label, "x: ")}${good.slice(i + line.length + 1)}`
+      expect(broken.length).toBe(good.length - label.length + 3)
+      expect(subagentPromptOf(broken), label).toBeUndefined()
+    }
+  })
+
+  it("the four lines without the line that announces them", () => {
+    expect(subagentPromptOf(fourLinePrompt.join("\n"))).toBeUndefined()
+    expect(subagentPromptOf([...fourLinePrompt, "", "more"].join("\n"))).toBeUndefined()
+  })
+
+  it("fewer than four lines after that line", () => {
+    const announce = "Start one sub-agent whose prompt is exactly these four lines:"
+    expect(subagentPromptOf([announce, ...fourLinePrompt.slice(0, 3)].join("\n"))).toBeUndefined()
+    expect(subagentPromptOf([announce, ...fourLinePrompt].join("\n"))).toBe(fourLinePrompt.join("\n"))
+  })
+})

@@ -29,6 +29,7 @@ const deadlineMs = (d: Duration.DurationInput | undefined) =>
 const decoded = new WeakMap<OperatorSessionOptions, Deadlines>()
 export const deadlinesOf = (options: OperatorSessionOptions): Deadlines => {
   let d = decoded.get(options)
+  // Stryker disable next-line ConditionalExpression: `true` decodes the same deadlines again per session (memory only, same values)
   if (d === undefined) {
     d = {
       ask: deadlineMs(options.deadlines?.ask),
