@@ -19,7 +19,9 @@ export const runError = (cause: Cause.Cause<FlowError>): RunError => {
     const e = failure.value
     return {
       message: e.message,
+      // Stryker disable next-line ConditionalExpression: `true` adds an undefined field, which storage and the API drop
       ...(e.failedStep !== undefined ? { failed_step: e.failedStep } : {}),
+      // Stryker disable next-line ConditionalExpression: as above
       ...(e.stepValue !== undefined ? { step_value: e.stepValue } : {})
     }
   }
@@ -56,6 +58,7 @@ export const makeRunEnding = ({ events, seats, steps, updateRun }: RunEndingDeps
             status: "cancelled",
             message
           })
+          // Stryker disable next-line ObjectLiteral,BooleanLiteral: without `discard` the results are collected and not used
         }), { discard: true }))
 
   /** The run's fiber has exited; `cancelling` says whether a cancel asked for it. */

@@ -16,6 +16,7 @@ export const makeRunSeating = (seats: SeatsShape, steps: StepsShape) => {
       Effect.forEach(
         list.filter((s) => s.seat === slot && !isStepFinished(s.status)),
         (s) => steps.supersede(s.step_id, generation),
+        // Stryker disable next-line ObjectLiteral,BooleanLiteral: without `discard` the results are collected and not used
         { discard: true }
       ))
 
@@ -56,6 +57,7 @@ export const makeRunSeating = (seats: SeatsShape, steps: StepsShape) => {
       // The steps of the seat see the new generation themselves (agents/seated.ts): each
       // cancels its pending request (seat_taken_over) and sends it again, also when the new
       // holder is the same session. Here the old credentials stop counting.
+      // Stryker disable next-line ConditionalExpression: `true` supersedes on a first take too, where no older generation exists
       if (result.previous !== undefined) yield* supersede(run.run_id, name, result.generation)
       return result
     })
@@ -64,6 +66,7 @@ export const makeRunSeating = (seats: SeatsShape, steps: StepsShape) => {
   const vacate = (sid: Sid) =>
     Effect.flatMap(
       seats.vacate(sid),
+      // Stryker disable next-line ObjectLiteral,BooleanLiteral: without `discard` the results are collected and not used
       Effect.forEach((v) => supersede(v.runId, v.slot, v.generation), { discard: true })
     )
 
