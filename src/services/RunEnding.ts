@@ -44,22 +44,26 @@ export const makeRunEnding = ({ events, seats, steps, updateRun }: RunEndingDeps
    */
   const closeUnfinished = (runId: RunId, at: string) =>
     Effect.flatMap(steps.listByRun(runId), (list) =>
-      Effect.forEach(list.filter((s) => !isStepFinished(s.status)), (s) =>
-        Effect.gen(function*() {
-          const message = "the run ended before this step finished (another branch of its fanout decided the run)"
-          const closed = yield* steps.finish(s.step_id, { status: "cancelled", error: message }, at)
-          if (Option.isNone(closed)) return
-          yield* events.publish({
-            type: "step_finished",
-            run_id: runId,
-            step_id: s.step_id,
-            ref: s.ref,
-            attempt: s.attempt,
-            status: "cancelled",
-            message
-          })
-          // Stryker disable next-line ObjectLiteral,BooleanLiteral: without `discard` the results are collected and not used
-        }), { discard: true }))
+      Effect.forEach(
+        list.filter((s) => !isStepFinished(s.status)),
+        (s) =>
+          Effect.gen(function*() {
+            const message = "the run ended before this step finished (another branch of its fanout decided the run)"
+            const closed = yield* steps.finish(s.step_id, { status: "cancelled", error: message }, at)
+            if (Option.isNone(closed)) return
+            yield* events.publish({
+              type: "step_finished",
+              run_id: runId,
+              step_id: s.step_id,
+              ref: s.ref,
+              attempt: s.attempt,
+              status: "cancelled",
+              message
+            })
+          }),
+        // Stryker disable next-line ObjectLiteral,BooleanLiteral: without `discard` the results are collected and not used
+        { discard: true }
+      ))
 
   /** The run's fiber has exited; `cancelling` says whether a cancel asked for it. */
   const end = (runId: RunId, exit: Exit.Exit<unknown, FlowError>, cancelling: boolean) =>
