@@ -72,6 +72,7 @@ const run = <R>(node: FlowNode, ctx: unknown, loc: string, dispatch: Dispatch<R>
         if (Either.isLeft(input)) return Effect.fail(new FlowError({ message: `${where(node, loc)}: in: ${input.left.message}` }))
         return dispatch(node, input.right, { location: loc }).pipe(
           Effect.catchTag("StepFailure", (f) => {
+            // Stryker disable next-line ConditionalExpression: `false` adds a field holding undefined, which the run's error leaves out
             const fields = f.stepValue === undefined ? {} : { stepValue: f.stepValue }
             return Effect.fail(
               new FlowError({ message: `step ${f.ref} at ${loc}: ${f.message}`, failedStep: f.ref, ...fields })
@@ -178,7 +179,9 @@ const runFanout = <R>(
           Effect.mapError((last) =>
             new FlowError({
               message: `${where(node, loc)}: every branch failed (join any); last: ${last.message}`,
+              // Stryker disable next-line ConditionalExpression: a field holding undefined, which the run's error leaves out
               ...(last.failedStep === undefined ? {} : { failedStep: last.failedStep }),
+              // Stryker disable next-line ConditionalExpression: as above
               ...(last.stepValue === undefined ? {} : { stepValue: last.stepValue })
             })
           )
