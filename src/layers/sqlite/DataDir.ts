@@ -69,31 +69,38 @@ export const ensurePrivateFile = (file: string): Effect.Effect<void, StorageUnav
       })
   })
 
+/**
+ * `file`'s trimmed text, or `make()`'s, written there first with mode 0600. The create is
+ * exclusive: two servers starting at once cannot write two different values.
+ */
+export const readOrCreatePrivate = (file: string, make: () => string): { readonly text: string; readonly created: boolean } => {
+  let fd: number
+  try {
+    fd = openSync(file, "wx", 0o600)
+  } catch (e) {
+    if (codeOf(e) !== "EEXIST") throw e
+    return { text: readFileSync(file, "utf8").trim(), created: false }
+  }
+  const text = make()
+  try {
+    writeSync(fd, text + "\n")
+  } finally {
+    closeSync(fd)
+  }
+  chmodSync(file, 0o600)
+  return { text, created: true }
+}
+
 /** The HMAC key of capability tokens: read from `<dir>/secret`, or created there (0600) on first start. */
 export const loadSecret = (dir: string): Effect.Effect<Uint8Array, StorageUnavailable> =>
   Effect.try({
     try: () => {
       const file = join(dir, SECRET_FILE)
-      let fd: number
-      try {
-        // exclusive create: two servers starting at once cannot write two different secrets
-        fd = openSync(file, "wx", 0o600)
-      } catch (e) {
-        if (codeOf(e) !== "EEXIST") throw e
-        const hex = readFileSync(file, "utf8").trim()
-        if (!/^[0-9a-f]{64}$/.test(hex)) {
-          throw Object.assign(new Error(`${file} is not 64 hex characters`), { code: "EBADSECRET" })
-        }
-        return new Uint8Array(Buffer.from(hex, "hex"))
+      const { text } = readOrCreatePrivate(file, () => randomBytes(SECRET_BYTES).toString("hex"))
+      if (!/^[0-9a-f]{64}$/.test(text)) {
+        throw Object.assign(new Error(`${file} is not 64 hex characters`), { code: "EBADSECRET" })
       }
-      const secret = randomBytes(SECRET_BYTES)
-      try {
-        writeSync(fd, secret.toString("hex") + "\n")
-      } finally {
-        closeSync(fd)
-      }
-      chmodSync(file, 0o600)
-      return new Uint8Array(secret)
+      return new Uint8Array(Buffer.from(text, "hex"))
     },
     catch: (cause) =>
       new StorageUnavailable({

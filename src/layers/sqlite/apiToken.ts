@@ -5,10 +5,9 @@
  * once keep using the same one.
  */
 import { randomBytes } from "node:crypto"
-import { chmodSync, closeSync, openSync, readFileSync, writeSync } from "node:fs"
 import { join } from "node:path"
 import { Effect } from "effect"
-import { codeOf, explain, prepareDataDir, StorageUnavailable } from "./DataDir.js"
+import { codeOf, explain, prepareDataDir, readOrCreatePrivate, StorageUnavailable } from "./DataDir.js"
 
 export const API_TOKEN_FILE = "api-token"
 
@@ -28,24 +27,9 @@ export const loadOrCreateApiToken = (dir: string): Effect.Effect<StoredApiToken,
     Effect.try({
       try: (): StoredApiToken => {
         const file = join(dir, API_TOKEN_FILE)
-        let fd: number
-        try {
-          // exclusive create: two servers starting at once cannot store two different tokens
-          fd = openSync(file, "wx", 0o600)
-        } catch (e) {
-          if (codeOf(e) !== "EEXIST") throw e
-          const token = readFileSync(file, "utf8").trim()
-          if (!isUsableApiToken(token)) throw Object.assign(new Error(`${file} is damaged`), { code: "EBADTOKEN" })
-          return { token, file, generated: false }
-        }
-        const token = randomBytes(24).toString("base64url")
-        try {
-          writeSync(fd, token + "\n")
-        } finally {
-          closeSync(fd)
-        }
-        chmodSync(file, 0o600)
-        return { token, file, generated: true }
+        const { created, text } = readOrCreatePrivate(file, () => randomBytes(24).toString("base64url"))
+        if (!isUsableApiToken(text)) throw Object.assign(new Error(`${file} is damaged`), { code: "EBADTOKEN" })
+        return { token: text, file, generated: created }
       },
       catch: (cause) =>
         new StorageUnavailable({
