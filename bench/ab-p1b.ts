@@ -12,18 +12,8 @@
  */
 import { createRequire } from "node:module"
 import { startClient, startServerProcess, type ServerProcess } from "./children.js"
-import { sleep } from "./table.js"
+import { prepareSwarmgate } from "./p1b-blackbox.js"
 const require = createRequire(import.meta.url)
-const post = async (url: string, body: unknown, token?: string) => {
-  const headers: Record<string, string> = { "content-type": "application/json" }
-  if (token !== undefined) headers.authorization = `Bearer ${token}`
-  const reply = await fetch(url, { method: "POST", headers, body: JSON.stringify(body) })
-  const text = await reply.text()
-  if (reply.status >= 300) throw new Error(`POST ${url}: ${reply.status} ${text}`)
-  return JSON.parse(text) as Record<string, unknown>
-}
-const oneStep = { id: "bench-p1b", operators: [{ name: "lead" }], agents: [{ name: "worker", kind: "operator", operator: "lead" }],
-  flow: { kind: "step", ref: "worker", in: { op: "path", at: "$" }, out: "$.answer" } }
 const specs = (process.env.AB ?? "base=.perfbase/base/cli/bin.js,new=dist/cli/bin.js").split(",").map((s) => {
   const [name, rest] = s.split("="); const [entry, ...envs] = rest!.split(";")
   return { name: name!, entry: entry!, env: Object.fromEntries(envs.map((e) => [e.slice(0, e.indexOf(":")), e.slice(e.indexOf(":") + 1)] as [string, string])) }
@@ -34,16 +24,7 @@ const ticks = (pid: number) => { const st = require("node:fs").readFileSync(`/pr
 try {
   for (const s of specs) {
     const server = await startServerProcess([s.entry, "serve", "--memory", "--port", "0"], { env: s.env })
-    const { sid, token } = (await post(`${server.url}/v1/operators`, {})) as { sid: string; token: string }
-    await client.call("connect", { id: s.name, url: `ws://127.0.0.1:${server.port}/v1/operators/${sid}/ws`, headers: { authorization: `Bearer ${token}` } })
-    await post(`${server.url}/v1/tasks`, { blueprint: oneStep, input: { q: "b" }, operator_sid: sid }, token)
-    let handle = ""
-    for (let i = 0; i < 500 && handle === ""; i++) {
-      const { spawns } = await client.call<{ spawns: Array<{ worker_handle: string }> }>("spawns")
-      const seen = spawns.length
-      if (seen > servers.length) handle = spawns[seen - 1]!.worker_handle
-      else await sleep(10)
-    }
+    const handle = await prepareSwarmgate(server, client, s.name)
     servers.push({ name: s.name, server, handle, cpu: [], rps: [], p50: [] })
   }
   const inFlight = Number(process.env.INFLIGHT ?? 64)

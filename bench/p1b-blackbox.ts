@@ -36,21 +36,26 @@ const post = async (url: string, body: unknown, token?: string) => {
   return JSON.parse(text) as Record<string, unknown>
 }
 
-/** Log in an operator, connect it from the client, start a one-step run; the spawn's worker handle. */
-const prepareSwarmgate = async (server: ServerProcess, client: Client): Promise<string> => {
+/**
+ * Log in an operator, connect it from the client as `id`, start a one-step run; the worker
+ * handle of the spawn that run sends (the client may already hold other servers' spawns).
+ */
+export const prepareSwarmgate = async (server: ServerProcess, client: Client, id = "swarmgate"): Promise<string> => {
+  const spawnsOf = async () => (await client.call<{ spawns: Array<{ worker_handle: string }> }>("spawns")).spawns
+  const before = (await spawnsOf()).length
   const { sid, token } = (await post(`${server.url}/v1/operators`, { desc: "bench p1b" })) as { sid: string; token: string }
   await client.call("connect", {
-    id: "swarmgate",
+    id,
     url: `ws://127.0.0.1:${server.port}/v1/operators/${sid}/ws`,
     headers: { authorization: `Bearer ${token}` }
   })
   await post(`${server.url}/v1/tasks`, { blueprint: oneStep, input: { q: "bench" }, operator_sid: sid }, token)
   for (let i = 0; i < 500; i++) {
-    const { spawns } = await client.call<{ spawns: Array<{ worker_handle: string }> }>("spawns")
-    if (spawns.length > 0) return spawns[0]!.worker_handle
+    const spawns = await spawnsOf()
+    if (spawns.length > before) return spawns[before]!.worker_handle
     await sleep(10)
   }
-  throw new Error("swarmgate: no spawn frame within 5 s")
+  throw new Error(`${id}: no spawn frame within 5 s`)
 }
 
 export const runP1b = async (log: Log): Promise<Section> => {
