@@ -11,7 +11,7 @@ import { makeReqId, newSid, RunId, StepId } from "../../src/protocol/ids.js"
 import type { StepRecord } from "../../src/protocol/records.js"
 import { StepRepo } from "../../src/services/repos/StepRepo.js"
 import { Steps } from "../../src/services/Steps.js"
-import { makeLatch, parkedOrDone, within } from "../promises/latch.js"
+import { heldSteps, makeLatch, parkedOrDone, StepWrites, within } from "../promises/latch.js"
 
 const layer = Steps.layer.pipe(Layer.provideMerge(StepRepo.memory))
 const RUN = RunId.make("R-00000000000000c1")
@@ -265,85 +265,75 @@ describe("Steps: what each verb writes", () => {
     }).pipe(Effect.provide(layer)))
 })
 
-/** StepRepo.memory whose next `put` matching an armed predicate is held until released. */
-const heldLayer = Effect.gen(function*() {
-  const latch = yield* makeLatch<StepRecord>()
-  const held = Layer.effect(
-    StepRepo,
-    Effect.map(StepRepo, (inner) => ({ ...inner, put: (s: StepRecord) => Effect.zipRight(latch.pass(s), inner.put(s)) }))
-  ).pipe(Layer.provide(StepRepo.memory))
-  return { latch, layer: Steps.layer.pipe(Layer.provideMerge(held)) }
-})
+/** Steps over StepRepo.memory whose next `put` matching an armed `StepWrites` predicate is held until released. */
+const held = Steps.layer.pipe(
+  Layer.provideMerge(heldSteps),
+  Layer.provideMerge(Layer.effect(StepWrites, makeLatch<StepRecord>()))
+)
 
 describe("Steps: the per-step lock of a seated step (forced interleavings, no sleeps)", () => {
   it.effect("a worker's submit that races the engine's finish (a cancel, not sealed first) waits for it and is refused, never silently lost", () =>
     Effect.gen(function*() {
-      const { latch, layer: held } = yield* heldLayer
-      yield* Effect.gen(function*() {
-        const steps = yield* Steps
-        const s = step()
-        yield* steps.open(s)
-        // the engine's finish has read the step and is about to store it as cancelled
-        const stop = yield* latch.arm((r) => r.step_id === s.step_id && r.status === "cancelled")
-        const finishing = yield* Effect.fork(steps.finish(s.step_id, { status: "cancelled", error: "the run was cancelled" }, at))
-        yield* within("finish reaching its write")(Deferred.await(stop.reached))
-        // the worker's submit starts now: it must wait for finish, not read the record finish read
-        const submitting = yield* Effect.fork(outcome(steps.acceptSubmission(s.step_id, { value: "done", verdict: "pass", at }, 0)))
-        const parked = yield* parkedOrDone(submitting)
-        yield* stop.release // before any check, so a failing check cannot leave a fiber held
-        expect(parked).toBe("Suspended")
-        yield* within("finish")(Fiber.join(finishing))
-        const submitted = yield* within("submit")(Fiber.join(submitting))
-        expect(submitted).toMatchObject({ tag: "StepGone" })
-        expect(yield* stored(s.step_id)).toMatchObject({ status: "cancelled", sealed: true, finished_at: at })
-        expect((yield* stored(s.step_id)).submission).toBeUndefined()
-      }).pipe(Effect.provide(held))
-    }))
+      const steps = yield* Steps
+      const latch = yield* StepWrites
+      const s = step()
+      yield* steps.open(s)
+      // the engine's finish has read the step and is about to store it as cancelled
+      const stop = yield* latch.arm((r) => r.step_id === s.step_id && r.status === "cancelled")
+      const finishing = yield* Effect.fork(steps.finish(s.step_id, { status: "cancelled", error: "the run was cancelled" }, at))
+      yield* within("finish reaching its write")(Deferred.await(stop.reached))
+      // the worker's submit starts now: it must wait for finish, not read the record finish read
+      const submitting = yield* Effect.fork(outcome(steps.acceptSubmission(s.step_id, { value: "done", verdict: "pass", at }, 0)))
+      const parked = yield* parkedOrDone(submitting)
+      yield* stop.release // before any check, so a failing check cannot leave a fiber held
+      expect(parked).toBe("Suspended")
+      yield* within("finish")(Fiber.join(finishing))
+      const submitted = yield* within("submit")(Fiber.join(submitting))
+      expect(submitted).toMatchObject({ tag: "StepGone" })
+      expect(yield* stored(s.step_id)).toMatchObject({ status: "cancelled", sealed: true, finished_at: at })
+      expect((yield* stored(s.step_id)).submission).toBeUndefined()
+    }).pipe(Effect.provide(held)))
 
   it.effect("the engine's finish that starts while a worker's submit is being stored keeps the submission", () =>
     Effect.gen(function*() {
-      const { latch, layer: held } = yield* heldLayer
-      yield* Effect.gen(function*() {
-        const steps = yield* Steps
-        const s = step()
-        yield* steps.open(s)
-        // the worker's submit has read the step and is about to store its result
-        const stop = yield* latch.arm((r) => r.step_id === s.step_id && r.submission !== undefined)
-        const submitting = yield* Effect.fork(steps.acceptSubmission(s.step_id, { value: "done", verdict: "pass", at }, 0))
-        yield* within("submit reaching its write")(Deferred.await(stop.reached))
-        const finishing = yield* Effect.fork(steps.finish(s.step_id, { status: "cancelled", error: "the run was cancelled" }, at))
-        const parked = yield* parkedOrDone(finishing)
-        yield* stop.release // before any check, so a failing check cannot leave a fiber held
-        expect(parked).toBe("Suspended")
-        expect((yield* within("submit")(Fiber.join(submitting))).submission?.value).toBe("done")
-        const ended = yield* within("finish")(Fiber.join(finishing))
-        // finish read the record after the submit was stored: both writes are in it
-        expect(Option.getOrThrow(ended)).toMatchObject({ status: "cancelled", sealed: true, submission: { value: "done" } })
-        expect(yield* stored(s.step_id)).toEqual(Option.getOrThrow(ended))
-      }).pipe(Effect.provide(held))
-    }))
+      const steps = yield* Steps
+      const latch = yield* StepWrites
+      const s = step()
+      yield* steps.open(s)
+      // the worker's submit has read the step and is about to store its result
+      const stop = yield* latch.arm((r) => r.step_id === s.step_id && r.submission !== undefined)
+      const submitting = yield* Effect.fork(steps.acceptSubmission(s.step_id, { value: "done", verdict: "pass", at }, 0))
+      yield* within("submit reaching its write")(Deferred.await(stop.reached))
+      const finishing = yield* Effect.fork(steps.finish(s.step_id, { status: "cancelled", error: "the run was cancelled" }, at))
+      const parked = yield* parkedOrDone(finishing)
+      yield* stop.release // before any check, so a failing check cannot leave a fiber held
+      expect(parked).toBe("Suspended")
+      expect((yield* within("submit")(Fiber.join(submitting))).submission?.value).toBe("done")
+      const ended = yield* within("finish")(Fiber.join(finishing))
+      // finish read the record after the submit was stored: both writes are in it
+      expect(Option.getOrThrow(ended)).toMatchObject({ status: "cancelled", sealed: true, submission: { value: "done" } })
+      expect(yield* stored(s.step_id)).toEqual(Option.getOrThrow(ended))
+    }).pipe(Effect.provide(held)))
 
   it.effect("a worker's submit that races the open of a resumed step lands on the resumed record, not under it", () =>
     Effect.gen(function*() {
-      const { latch, layer: held } = yield* heldLayer
-      yield* Effect.gen(function*() {
-        const steps = yield* Steps
-        const before = step({ status: "waiting_for_operator" })
-        yield* steps.open(before)
-        // after a restart the step is stored again as started (same id), while its worker
-        // still holds a credential for it
-        const resumed: StepRecord = { ...before, status: "running", started_at: at }
-        const stop = yield* latch.arm((r) => r.step_id === before.step_id && r.started_at === at && r.submission === undefined)
-        const opening = yield* Effect.fork(steps.open(resumed))
-        yield* within("open reaching its write")(Deferred.await(stop.reached))
-        const submitting = yield* Effect.fork(outcome(steps.acceptSubmission(before.step_id, { value: "done", verdict: "pass", at }, 0)))
-        const parked = yield* parkedOrDone(submitting)
-        yield* stop.release // before any check, so a failing check cannot leave a fiber held
-        expect(parked).toBe("Suspended")
-        yield* within("open")(Fiber.join(opening))
-        expect(yield* within("submit")(Fiber.join(submitting))).toBe("ok")
-        // the accepted result is kept, on top of the resumed record
-        expect(yield* stored(before.step_id)).toEqual({ ...resumed, submission: { value: "done", verdict: "pass", at } })
-      }).pipe(Effect.provide(held))
-    }))
+      const steps = yield* Steps
+      const latch = yield* StepWrites
+      const before = step({ status: "waiting_for_operator" })
+      yield* steps.open(before)
+      // after a restart the step is stored again as started (same id), while its worker
+      // still holds a credential for it
+      const resumed: StepRecord = { ...before, status: "running", started_at: at }
+      const stop = yield* latch.arm((r) => r.step_id === before.step_id && r.started_at === at && r.submission === undefined)
+      const opening = yield* Effect.fork(steps.open(resumed))
+      yield* within("open reaching its write")(Deferred.await(stop.reached))
+      const submitting = yield* Effect.fork(outcome(steps.acceptSubmission(before.step_id, { value: "done", verdict: "pass", at }, 0)))
+      const parked = yield* parkedOrDone(submitting)
+      yield* stop.release // before any check, so a failing check cannot leave a fiber held
+      expect(parked).toBe("Suspended")
+      yield* within("open")(Fiber.join(opening))
+      expect(yield* within("submit")(Fiber.join(submitting))).toBe("ok")
+      // the accepted result is kept, on top of the resumed record
+      expect(yield* stored(before.step_id)).toEqual({ ...resumed, submission: { value: "done", verdict: "pass", at } })
+    }).pipe(Effect.provide(held)))
 })

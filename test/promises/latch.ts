@@ -62,7 +62,8 @@ export class EventWrites extends Effect.Tag("test/EventWrites")<EventWrites, Lat
 
 const latches = Layer.merge(Layer.effect(StepWrites, makeLatch<StepRecord>()), Layer.effect(EventWrites, makeLatch<NewRunEvent>()))
 
-const heldSteps = Layer.effect(
+/** StepRepo.memory whose `put`s pass through the `StepWrites` latch. */
+export const heldSteps = Layer.effect(
   StepRepo,
   Effect.gen(function*() {
     const inner = yield* StepRepo
