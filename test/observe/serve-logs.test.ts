@@ -28,37 +28,37 @@ const waitFor = async (running: ReturnType<typeof start>, pattern: RegExp, timeo
   throw new Error(`no ${pattern}; output so far:\n${running.output()}`)
 }
 
+/** `serve` at debug level: one operator logs in, then SIGTERM (exit 0); the login and the output. */
+const loginThenStop = async (env: Record<string, string> = {}) => {
+  const running = start(["serve", "--memory", "--port", "0", "--log-level", "debug"], env)
+  const base = (await waitFor(running, /listening on (http:\/\/[^\s;,"]+)/))[1]!
+  const login = await (await fetch(`${base}/v1/operators`, { method: "POST" })).json() as { sid: string; token: string }
+  await waitFor(running, /operator login/)
+  running.child.kill("SIGTERM")
+  expect(await running.exit).toBe(0)
+  const lines = running.output().trim().split("\n")
+  return { lines, login, output: running.output() }
+}
+
 describe("serve log flags", () => {
   it("--log-format json (here from env SWARMGATE_LOG_FORMAT) writes one JSON object a line, with --log-level", async () => {
-    const running = start(["serve", "--memory", "--port", "0", "--log-level", "debug"], { SWARMGATE_LOG_FORMAT: "json" })
-    const base = (await waitFor(running, /listening on (http:\/\/[^\s;,"]+)/))[1]!
-    const login = await (await fetch(`${base}/v1/operators`, { method: "POST" })).json() as { sid: string; token: string }
-    await waitFor(running, /operator login/)
-    running.child.kill("SIGTERM")
-    expect(await running.exit).toBe(0)
-    const lines = running.output().trim().split("\n")
+    const { lines, login, output } = await loginThenStop({ SWARMGATE_LOG_FORMAT: "json" })
     const entries = lines.map((line) => JSON.parse(line) as { message: string; logLevel: string; annotations: any })
     expect(entries.find((e) => e.message === "operator login")?.annotations).toEqual({ sid: login.sid })
     expect(entries.some((e) => e.message === "shutting down")).toBe(true)
     expect(entries.every((e) => ["DEBUG", "INFO", "WARN", "ERROR"].includes(e.logLevel))).toBe(true)
-    expect(running.output()).not.toContain(login.token)
+    expect(output).not.toContain(login.token)
   }, 60_000)
 
   it("--log-format pretty (the default) prints exactly one line per event, its fields on that line", async () => {
-    const running = start(["serve", "--memory", "--port", "0", "--log-level", "debug"])
-    const base = (await waitFor(running, /listening on (http:\/\/[^\s;,"]+)/))[1]!
-    const login = await (await fetch(`${base}/v1/operators`, { method: "POST" })).json() as { sid: string; token: string }
-    await waitFor(running, /operator login/)
-    running.child.kill("SIGTERM")
-    expect(await running.exit).toBe(0)
-    const lines = running.output().trim().split("\n")
+    const { lines, login, output } = await loginThenStop()
     // every line is a whole event: time, level, message (no indented field lines below it)
     for (const line of lines) expect(line).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z (DEBUG|INFO |WARN |ERROR) \S/)
     expect(lines.filter((l) => l.includes("operator login"))).toEqual([expect.stringMatching(
       new RegExp(`INFO  operator login sid=${login.sid}$`)
     )])
     expect(lines.find((l) => l.includes("shutting down"))).toMatch(/INFO  shutting down connected_sessions=0 operator_sessions=1 pending_requests=0 running_runs_interrupted=0$/)
-    expect(running.output()).not.toContain(login.token)
+    expect(output).not.toContain(login.token)
   }, 60_000)
 
   it("a pretty line keeps a multi-line message and cause on its one line", () => {
