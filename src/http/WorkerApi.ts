@@ -47,6 +47,10 @@ export const OkParam = Schema.transformOrFail(Schema.String, Schema.Boolean, {
   encode: (b) => ParseResult.succeed(String(b))
 })
 
+/** The verdict of a raw submit: `ok=false` is `blocked` whatever `verdict` says; none is `pass`. */
+export const submitVerdict = (params: { readonly verdict?: Verdict | undefined; readonly ok?: boolean | undefined }): Verdict =>
+  params.ok === false ? "blocked" : params.verdict ?? "pass"
+
 export const Submitted = Schema.Struct({ task_id: Schema.String, bytes: Schema.Int })
 
 export const StagedPart = Schema.Struct({ task_id: Schema.String, name: Schema.String, bytes: Schema.Int })

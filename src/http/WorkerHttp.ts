@@ -11,6 +11,7 @@ import { WorkerStep } from "./auth.js"
 import { engineError } from "./engineErrors.js"
 import { BadRequest } from "./errors.js"
 import { rawBody, refuseDeclaredOversize } from "./rawBody.js"
+import { submitVerdict } from "./WorkerApi.js"
 
 const utf8 = new TextDecoder()
 
@@ -39,9 +40,7 @@ export const WorkerLive = HttpApiBuilder.group(Api, "worker", (handlers) =>
           yield* refuseDeclaredOversize(request)
           const body = yield* rawBody(request)
           yield* refuseDeepResult(body)
-          // ok=false is verdict=blocked whatever verdict says
-          const verdict = urlParams.ok === false ? "blocked" : urlParams.verdict ?? "pass"
-          return yield* Effect.mapError(worker.submit(step, body, verdict), engineError)
+          return yield* Effect.mapError(worker.submit(step, body, submitVerdict(urlParams)), engineError)
         }))
       .handle("result", ({ payload }) =>
         Effect.flatMap(WorkerStep, (step) => Effect.mapError(worker.result(step, payload), engineError)))

@@ -8,6 +8,9 @@ import { Context, Effect, Metric } from "effect"
 import { type KnownRoute, patternOf } from "./ErrorMiddleware.js"
 import { metricKeys, taggedOnce } from "../services/Telemetry.js"
 
+/** The request counter by (route pattern, method, status); the lean worker path counts with it too. */
+export const httpRequestsOf = taggedOnce(metricKeys.httpRequests, ["route", "method", "status"])
+
 export const countRequests = (routes: ReadonlyArray<KnownRoute>) => {
   const compiled = routes.map((r) => ({ ...r, pattern: patternOf(r.path) }))
   // routes without parameters are found by their exact path (the worker routes are all such)
@@ -23,13 +26,12 @@ export const countRequests = (routes: ReadonlyArray<KnownRoute>) => {
       compiled.find((r) => r.pattern.test(path))
     return found === undefined ? "unmatched" : found.path
   }
-  const counterOf = taggedOnce(metricKeys.httpRequests, ["route", "method", "status"])
   return <E, R>(
     app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
   ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest> =>
     Effect.withFiberRuntime((fiber) => {
       const request = Context.unsafeGet(fiber.currentContext, HttpServerRequest.HttpServerRequest)
       return Effect.tap(app, (response) =>
-        Metric.increment(counterOf(routeOf(request.method, request.url), request.method, String(response.status))))
+        Metric.increment(httpRequestsOf(routeOf(request.method, request.url), request.method, String(response.status))))
     })
 }

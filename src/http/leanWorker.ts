@@ -19,7 +19,6 @@ import { Cause, Data, Effect, Either, Metric, Option, ParseResult, Runtime, Sche
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http"
 import type { ServerConfigShape } from "../layers/ServerConfig.js"
 import type { CapabilitiesShape, StepBinding } from "../services/Capabilities.js"
-import { metricKeys, taggedOnce } from "../services/Telemetry.js"
 import type { WorkerShape } from "../services/Worker.js"
 import { bearerValue } from "./auth.js"
 import { makeEdgeRules } from "./edge.js"
@@ -27,7 +26,8 @@ import { engineError } from "./engineErrors.js"
 import { bodyErrorResponse, decodeErrorEnvelope, unexpectedFailure } from "./ErrorMiddleware.js"
 import { type ApiError, apiErrorResponse } from "./errors.js"
 import { bodyLimitFor, parseJsonBody, readCapped } from "./limits.js"
-import { type AskBody, type ResultBody, WorkerApi } from "./WorkerApi.js"
+import { httpRequestsOf } from "./httpMetrics.js"
+import { type AskBody, type ResultBody, submitVerdict, WorkerApi } from "./WorkerApi.js"
 import { refuseDeepResult } from "./WorkerHttp.js"
 
 export type WorkerRoute = "prompt" | "submit" | "result" | "artifact" | "ask"
@@ -142,7 +142,6 @@ export const makeLeanWorker = (deps: LeanWorkerDeps, runtime: Runtime.Runtime<ne
   const claim = makeClaim(deps.config)
   const runFork = Runtime.runFork(runtime)
   const { worker, capabilities, config } = deps
-  const counterOf = taggedOnce(metricKeys.httpRequests, ["route", "method", "status"])
   const encoders = {
     prompt: Schema.encodeUnknown(endpoints.prompt.successSchema),
     submit: Schema.encodeUnknown(endpoints.submit.successSchema),
@@ -190,12 +189,12 @@ export const makeLeanWorker = (deps: LeanWorkerDeps, runtime: Runtime.Runtime<ne
       }
       case "submit":
         return Effect.gen(function*() {
-          const params = c.urlParams as { readonly verdict?: "pass" | "blocked" | "skip"; readonly ok?: boolean }
+          const params = c.urlParams as Parameters<typeof submitVerdict>[0]
           const body = yield* bytes(req, c.path)
           yield* refuseDeepResult(body)
-          // ok=false is verdict=blocked whatever verdict says (as WorkerHttp.ts)
-          const verdict = params.ok === false ? "blocked" : params.verdict ?? "pass"
-          return yield* success(encoders.submit)(yield* Effect.mapError(worker.submit(step, body, verdict), engineError))
+          return yield* success(encoders.submit)(
+            yield* Effect.mapError(worker.submit(step, body, submitVerdict(params)), engineError)
+          )
         })
       case "artifact":
         return Effect.gen(function*() {
@@ -234,7 +233,7 @@ export const makeLeanWorker = (deps: LeanWorkerDeps, runtime: Runtime.Runtime<ne
           ),
           Effect.flatMap((response) => {
             write(res, response)
-            return Metric.increment(counterOf(c.path, req.method ?? "", String(response.status)))
+            return Metric.increment(httpRequestsOf(c.path, req.method ?? "", String(response.status)))
           })
         )
     })
