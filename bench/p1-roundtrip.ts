@@ -7,7 +7,7 @@
  */
 import { randomBytes } from "node:crypto"
 import { HttpServer } from "@effect/platform"
-import { Context, Effect, Layer, Logger, LogLevel, ManagedRuntime, Option } from "effect"
+import { Context, Effect, ManagedRuntime, Option } from "effect"
 import { AppLive } from "../src/layers/App.js"
 import { StepId } from "../src/protocol/ids.js"
 import { SeniorBridge } from "../src/services/roles/SeniorBridge.js"
@@ -19,7 +19,7 @@ import { startFloor } from "./contenders/stack-floor.js"
 import { type LoadResult, type LoadSpec, loadEffect, loadPromise, runTrials, type TrialCase } from "./load.js"
 import type { Bench, Log, Section, Target } from "./suite.js"
 import { int, ms, ratio, sleep, table } from "./table.js"
-import { withoutTracingLayer } from "../src/layers/Tracing.js"
+import { asServed } from "./served.js"
 
 export const ALL_CONTENDERS = ["swarmgate", "floor", "peer", "limit"] as const
 export type Contender = (typeof ALL_CONTENDERS)[number]
@@ -47,11 +47,7 @@ export interface P1Row {
 }
 
 const startReal = async () => {
-  const layer = AppLive({ host: "127.0.0.1", port: 0, memory: true }).pipe(
-    Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)),
-    // as `serve` runs it without an OTLP endpoint: no spans
-    withoutTracingLayer
-  )
+  const layer = asServed(AppLive({ host: "127.0.0.1", port: 0, memory: true }))
   const runtime = ManagedRuntime.make(layer)
   const { port, sessions } = await runtime.runPromise(Effect.gen(function*() {
     const server = yield* HttpServer.HttpServer

@@ -6,14 +6,14 @@
  * then 200 at once on the same operator session.
  */
 import { HttpServer } from "@effect/platform"
-import { Effect, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
+import { Effect, ManagedRuntime } from "effect"
 import { AppLive } from "../src/layers/App.js"
 import { Runs } from "../src/services/Runs.js"
 import { startClient } from "./children.js"
 import { percentile } from "./load.js"
 import type { Bench, Log, Section, Target } from "./suite.js"
 import { int, ms, ratio, table } from "./table.js"
-import { withoutTracingLayer } from "../src/layers/Tracing.js"
+import { asServed } from "./served.js"
 
 const SEQUENTIAL = 200
 const CONCURRENT = 200
@@ -31,11 +31,7 @@ const blueprint = {
 }
 
 export const runP2 = async (log: Log): Promise<Section> => {
-  const layer = AppLive({ host: "127.0.0.1", port: 0, memory: true }).pipe(
-    Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)),
-    // as `serve` runs it without an OTLP endpoint: no spans
-    withoutTracingLayer
-  )
+  const layer = asServed(AppLive({ host: "127.0.0.1", port: 0, memory: true }))
   const runtime = ManagedRuntime.make(layer)
   const client = await startClient(log)
   try {

@@ -5,23 +5,19 @@
  * engine-side asks and wait for their answers.
  */
 import { HttpServer } from "@effect/platform"
-import { Context, Effect, Layer, Logger, LogLevel, ManagedRuntime, Option } from "effect"
+import { Context, Effect, ManagedRuntime, Option } from "effect"
 import { AppLive } from "../src/layers/App.js"
 import { StepId } from "../src/protocol/ids.js"
 import { SeniorBridge } from "../src/services/roles/SeniorBridge.js"
 import { Sessions } from "../src/services/Sessions.js"
-import { withoutTracingLayer } from "../src/layers/Tracing.js"
+import { asServed } from "./served.js"
 
 const hardCap = setTimeout(() => process.exit(2), 5 * 60_000)
 hardCap.unref()
 process.on("disconnect", () => process.exit(0))
 
 const runtime = ManagedRuntime.make(
-  AppLive({ host: "127.0.0.1", port: 0, memory: true }).pipe(
-    Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)),
-    // as `serve` runs it without an OTLP endpoint: no spans
-    withoutTracingLayer
-  )
+  asServed(AppLive({ host: "127.0.0.1", port: 0, memory: true }))
 )
 const { port, sessions } = await runtime.runPromise(Effect.gen(function*() {
   const server = yield* HttpServer.HttpServer

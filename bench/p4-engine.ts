@@ -4,7 +4,7 @@
  * timed from `launch` to `awaitEnd`. Each trial gets a fresh engine so stored runs of
  * earlier trials do not weigh on later ones.
  */
-import { Effect, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
+import { Effect, Layer, ManagedRuntime } from "effect"
 import type { FlowNode, StepNode } from "../src/protocol/blueprint.js"
 import { EngineLive } from "../src/layers/Engine.js"
 import { MemoryStorage } from "../src/layers/MemoryStorage.js"
@@ -14,7 +14,7 @@ import { SessionDirectory } from "../src/services/SessionDirectory.js"
 import { Sessions } from "../src/services/Sessions.js"
 import type { Bench, Log, Section } from "./suite.js"
 import { int, ms, table } from "./table.js"
-import { withoutTracingLayer } from "../src/layers/Tracing.js"
+import { asServed } from "./served.js"
 
 export type P4Shape = "seq" | "fanout"
 
@@ -54,9 +54,7 @@ const engineLayer = EngineLive.pipe(
   Layer.provideMerge(Layer.orDie(Sessions.layer())),
   Layer.provideMerge(MemoryStorage),
   Layer.provideMerge(EngineConfig.layer({ publicUrl: "http://127.0.0.1:7777" })),
-  Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)),
-    // as `serve` runs it without an OTLP endpoint: no spans
-    withoutTracingLayer
+  asServed
 )
 
 const identityStep = (at: string, out: string): StepNode => ({ kind: "step", ref: "id", in: { op: "path", at }, out })

@@ -4,7 +4,7 @@
  * SQLite file in a fresh temp dir (WAL, the storage `serve` uses by default). Timed from
  * `launch` to `awaitEnd`; every step record, event and run record is written on the way.
  */
-import { Effect, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
+import { Effect, Layer, ManagedRuntime } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -15,7 +15,7 @@ import { EngineConfig } from "../src/services/EngineConfig.js"
 import { Runs } from "../src/services/Runs.js"
 import { SessionDirectory } from "../src/services/SessionDirectory.js"
 import { Sessions } from "../src/services/Sessions.js"
-import { withoutTracingLayer } from "../src/layers/Tracing.js"
+import { asServed } from "./served.js"
 
 export const P4_SQLITE_TARGET = 2_000
 
@@ -34,9 +34,7 @@ const engineOver = (dataDir: string) =>
     Layer.provideMerge(Layer.orDie(Sessions.layer())),
     Layer.provideMerge(Layer.orDie(SqliteStorage(dataDir))),
     Layer.provideMerge(EngineConfig.layer({ publicUrl: "http://127.0.0.1:7777" })),
-    Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)),
-    // as `serve` runs it without an OTLP endpoint: no spans
-    withoutTracingLayer
+    asServed
   )
 
 const blueprintOf = (steps: number) => {

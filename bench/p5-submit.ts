@@ -6,13 +6,13 @@
  * operator steps, one submit each, one at a time.
  */
 import { HttpServer } from "@effect/platform"
-import { Effect, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
+import { Effect, ManagedRuntime } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { WebSocket } from "ws"
 import { AppLive } from "../src/layers/App.js"
-import { withoutTracingLayer } from "../src/layers/Tracing.js"
+import { asServed } from "./served.js"
 
 export const P5_P99_TARGET_MS = 5
 
@@ -47,11 +47,7 @@ export const runP5 = async (
 ): Promise<P5Report> => {
   const dir = mkdtempSync(join(tmpdir(), "swarmgate-bench-p5-"))
   const runtime = ManagedRuntime.make(
-    AppLive({ host: "127.0.0.1", port: 0, memory: storage === "memory", dataDir: join(dir, "data") }).pipe(
-      Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)),
-    // as `serve` runs it without an OTLP endpoint: no spans
-    withoutTracingLayer
-    )
+    asServed(AppLive({ host: "127.0.0.1", port: 0, memory: storage === "memory", dataDir: join(dir, "data") }))
   )
   let ws: WebSocket | undefined
   try {
